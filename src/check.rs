@@ -1,0 +1,74 @@
+//! `cortex-status check`: every problem with the config and the templates, each with its file
+//! and line, before anything is deployed.
+//!
+//! Templates are parsed one by one (so every broken file is reported), compiled together (a
+//! missing parent or macro file), and each page is rendered against an example snapshot (an
+//! unknown variable or filter, which only shows at render time).
+
+use crate::config::{Config, Env};
+use crate::generator::Site;
+use crate::render::{self, SiteInfo};
+use std::path::{Path, PathBuf};
+
+pub struct Report {
+    pub problems: Vec<String>,
+    /// What was checked, for the success line.
+    pub summary: String,
+}
+
+pub fn run(path: Option<&Path>, env: &Env) -> Report {
+    let mut problems = Vec::new();
+    let config = match Config::load(path, env) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    // With a broken config, still check the templates beside it, as the daemon would find them.
+    let templates_dir = match &config {
+        Some(c) => c.templates_dir.clone(),
+        None => {
+            let base = path.and_then(Path::parent).unwrap_or(Path::new(""));
+            Some(base.join("templates")).filter(|d| d.is_dir())
+        }
+    };
+    let config_ref = match &config {
+        Some(c) => c,
+        None => &Config {
+            templates_dir: templates_dir.clone(),
+            ..Config::embedded()
+        },
+    };
+    let mut pages = 0;
+    match Site::load(config_ref) {
+        Err(template_problems) => problems.extend(template_problems),
+        Ok(site) => {
+            let example = render::example_snapshot();
+            let ctx =
+                render::context(&example, &SiteInfo::new(config_ref)).expect("example serialises");
+            for name in render::PAGES {
+                pages += 1;
+                if let Err(e) = site.render(name, &ctx) {
+                    let file = templates_dir
+                        .as_ref()
+                        .map(|d| d.join(name))
+                        .filter(|p| p.is_file())
+                        .unwrap_or_else(|| PathBuf::from(format!("(embedded) {name}")));
+                    problems.push(format!("{}: renders with an error: {e}", file.display()));
+                }
+            }
+        }
+    }
+    let summary = format!(
+        "{}: {} services, {} pages, templates {}",
+        config_ref.source(),
+        config_ref.services.len(),
+        pages,
+        templates_dir.map_or("embedded".into(), |d| format!(
+            "from {} over the embedded ones",
+            d.display()
+        ))
+    );
+    Report { problems, summary }
+}

@@ -1,0 +1,312 @@
+//! Config parsing: the good, and each kind of bad with its file, line, key and value.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("cortex-status.toml"), &Env::new())
+}
+
+fn parse_err(text: &str) -> ConfigError {
+    parse(text).expect_err("should be refused")
+}
+
+#[test]
+fn empty_file_is_the_default() {
+    let c = parse("").unwrap();
+    assert_eq!(c.title, "Cortex Status");
+    assert_eq!(c.interval, Duration::from_secs(5));
+    assert_eq!(c.api.listen, "127.0.0.1:4000".parse().unwrap());
+    assert!(c.api.serve_public);
+    assert!(c.services.is_empty());
+    assert!(c.host.public.load && c.host.public.memory && c.host.public.disks);
+    assert_eq!(c.tasks.progress_path, "/task/{id}");
+}
+
+#[test]
+fn the_design_example_parses() {
+    let text = r#"
+title        = "Cortex Status"
+public_url   = "https://status.example.net"
+out_dir      = "public"
+state_dir    = "state"
+interval     = "250ms"
+on_publish   = ""
+
+[host]
+disks  = ["/", "/data"]
+public = ["load", "disks"]
+
+[[service]]
+name = "Symbiont API"
+kind = "http"
+url = "http://127.0.0.1:8111/status"
+timeout = "5s"
+degraded_after = "1s"
+expect_status = [200, 204]
+
+[[service]]
+name = "edge-2"
+kind = "feed"
+url = "https://edge-2.example.net/status.json"
+
+[[service]]
+name = "Postgres"
+kind = "tcp"
+address = "127.0.0.1:5432"
+
+[[service]]
+name = "symbiont unit"
+kind = "systemd"
+unit = "symbiont-ex-api.service"
+
+[[maintenance]]
+services = ["symbiont-api"]
+start = "2026-12-01T02:00:00Z"
+end   = 2026-12-01T03:00:00Z
+message = "Database upgrade"
+
+[tasks]
+symbiont_url  = "http://127.0.0.1:8111"
+submit_path   = "/task"
+progress_path = "/task/{id}"
+
+[api]
+listen = "127.0.0.1:0"
+serve_public = false
+allowed_origins = ["https://status.example.net"]
+"#;
+    let c = parse(text).unwrap();
+    assert_eq!(c.interval, Duration::from_millis(250));
+    assert_eq!(c.on_publish, None, "an empty command is no command");
+    assert!(c.host.public.load && !c.host.public.memory && c.host.public.disks);
+    assert_eq!(
+        c.host.disks.as_deref(),
+        Some(&["/".to_string(), "/data".to_string()][..])
+    );
+    assert_eq!(c.services.len(), 4);
+    let api = &c.services[0];
+    assert_eq!(api.slug, "symbiont-api");
+    assert_eq!(api.timeout, Duration::from_secs(5));
+    assert_eq!(api.degraded_after, Some(Duration::from_secs(1)));
+    assert!(
+        matches!(&api.check, Check::Http { expect_status, .. } if expect_status == &[200, 204])
+    );
+    assert_eq!(c.services[1].kind(), Kind::Feed);
+    assert!(matches!(&c.services[2].check, Check::Tcp { address } if address == "127.0.0.1:5432"));
+    assert_eq!(c.services[3].slug, "symbiont-unit");
+    assert_eq!(c.maintenance[0].services, vec!["symbiont-api"]);
+    assert_eq!(
+        c.maintenance[0].end.to_rfc3339(),
+        "2026-12-01T03:00:00+00:00"
+    );
+    assert!(!c.api.serve_public);
+    assert_eq!(c.api.listen.port(), 0);
+    assert_eq!(
+        c.public_url.unwrap().as_str(),
+        "https://status.example.net/"
+    );
+}
+
+#[test]
+fn a_bad_duration_names_key_value_line_and_file() {
+    let e = parse_err(
+        "title = \"x\"\n\n[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"h:1\"\n\n[[service]]\nname = \"b\"\nkind = \"tcp\"\naddress = \"h:1\"\ntimeout = \"fast\"\n",
+    );
+    assert_eq!(e.file, "cortex-status.toml");
+    assert_eq!(e.line, Some(12));
+    assert_eq!(e.key, "service[1].timeout");
+    assert!(e.message.contains("\"fast\""), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "cortex-status.toml:12: service[1].timeout: expected a duration like \"5s\" or \"250ms\", found \"fast\""
+    );
+}
+
+#[test]
+fn an_unknown_key_is_refused() {
+    let e = parse_err("title = \"x\"\nintervall = \"5s\"\n");
+    assert_eq!(e.line, Some(2));
+    assert!(e.message.contains("unknown field `intervall`"), "{e}");
+    let e = parse_err("[api]\nlisten = \"127.0.0.1:1\"\nport = 3\n");
+    assert!(e.message.contains("unknown field `port`"), "{e}");
+    assert_eq!(e.line, Some(3));
+}
+
+#[test]
+fn a_wrong_type_says_what_was_found() {
+    let e = parse_err("interval = 5\n");
+    assert_eq!(e.key, "interval");
+    assert!(e.message.contains("integer `5`"), "{e}");
+    let e = parse_err("[api]\nserve_public = \"yes\"\n");
+    assert_eq!(e.key, "api.serve_public");
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn broken_toml_has_its_line() {
+    let e = parse_err("title = \"x\"\nout_dir = \n");
+    assert_eq!(e.line, Some(2));
+    assert!(e.message.starts_with("invalid TOML"), "{e}");
+}
+
+#[test]
+fn each_kind_needs_its_target_and_refuses_others() {
+    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"http\"\n");
+    assert_eq!(e.key, "service[0].url");
+    assert_eq!(e.line, Some(1));
+    assert!(e.message.contains("needs url"), "{e}");
+    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"nope\"\n");
+    assert_eq!(e.key, "service[0].address");
+    assert!(e.message.contains("\"nope\""));
+    let e =
+        parse_err("[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"h:1\"\nunit = \"x\"\n");
+    assert_eq!(e.key, "service[0].unit");
+    assert!(e.message.contains("not used by kind = \"tcp\""));
+    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"systemd\"\nunit = \"--now\"\n");
+    assert_eq!(e.key, "service[0].unit");
+    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"ping\"\n");
+    assert_eq!(e.key, "service[0].kind");
+    assert!(e.message.contains("unknown variant `ping`"), "{e}");
+}
+
+#[test]
+fn urls_must_be_absolute_http() {
+    let e =
+        parse_err("[[service]]\nname = \"a\"\nkind = \"http\"\nurl = \"localhost:8111/status\"\n");
+    assert_eq!(e.key, "service[0].url");
+    assert_eq!(e.line, Some(4));
+    assert!(e.message.contains("\"localhost:8111/status\""), "{e}");
+    let e = parse_err("public_url = \"ftp://x\"\n");
+    assert_eq!(e.key, "public_url");
+}
+
+#[test]
+fn slugs_must_be_unique() {
+    let e = parse_err(
+        "[[service]]\nname = \"Web API\"\nkind = \"tcp\"\naddress = \"h:1\"\n[[service]]\nname = \"web-api\"\nkind = \"tcp\"\naddress = \"h:2\"\n",
+    );
+    assert_eq!(e.key, "service[1].name");
+    assert_eq!(e.line, Some(5));
+    assert!(e.message.contains("\"web-api\""));
+}
+
+#[test]
+fn timing_rules() {
+    let e = parse_err("interval = \"1ms\"\n");
+    assert_eq!(e.key, "interval");
+    let e = parse_err(
+        "[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"h:1\"\ntimeout = \"1s\"\ndegraded_after = \"2s\"\n",
+    );
+    assert_eq!(e.key, "service[0].degraded_after");
+    assert!(e.message.contains("not shorter than timeout 1s"), "{e}");
+}
+
+#[test]
+fn maintenance_must_name_a_service_and_end_after_it_starts() {
+    let svc = "[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"h:1\"\n";
+    let e = parse_err(&format!(
+        "{svc}[[maintenance]]\nservices = [\"b\"]\nstart = \"2026-12-01T02:00:00Z\"\nend = \"2026-12-01T03:00:00Z\"\n"
+    ));
+    assert_eq!(e.key, "maintenance[0].services");
+    assert!(e.message.contains("\"b\" is not a configured service"));
+    let e = parse_err(&format!(
+        "{svc}[[maintenance]]\nservices = [\"a\"]\nstart = \"2026-12-01T02:00:00Z\"\nend = \"2026-12-01T01:00:00Z\"\n"
+    ));
+    assert_eq!(e.key, "maintenance[0].end");
+    let e = parse_err(&format!(
+        "{svc}[[maintenance]]\nservices = [\"a\"]\nstart = \"tomorrow\"\nend = \"2026-12-01T01:00:00Z\"\n"
+    ));
+    assert_eq!(e.key, "maintenance[0].start");
+    assert!(e.message.contains("\"tomorrow\""), "{e}");
+}
+
+#[test]
+fn the_environment_overrides_the_file() {
+    let mut env = Env::new();
+    env.insert("PORT".into(), "8123".into());
+    env.insert("SYMBIONT_URL".into(), "http://127.0.0.1:9999".into());
+    env.insert(
+        "STATUS_PUBLIC_URL".into(),
+        "https://status.example.org".into(),
+    );
+    env.insert("STATUS_TASK_PASSWORD".into(), "hunter2\n".into());
+    let c = Config::parse(
+        "public_url = \"https://a.example\"\n[api]\nlisten = \"127.0.0.1:4000\"\n",
+        Path::new("c.toml"),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.api.listen.port(), 8123);
+    assert_eq!(
+        c.tasks.symbiont_url.unwrap().as_str(),
+        "http://127.0.0.1:9999/"
+    );
+    assert_eq!(c.public_url.unwrap().host_str(), Some("status.example.org"));
+    assert_eq!(c.secrets.task_password.unwrap().expose(), "hunter2");
+    assert!(c.secrets.symbiont_token.is_none());
+
+    env.insert("PORT".into(), "eighty".into());
+    let e = Config::parse("", Path::new("c.toml"), &env).unwrap_err();
+    assert_eq!((e.file.as_str(), e.key.as_str()), ("environment", "PORT"));
+    assert!(e.message.contains("\"eighty\""));
+}
+
+#[test]
+fn secrets_come_from_files_and_never_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "s3cret-token\n").unwrap();
+    let mut env = Env::new();
+    env.insert("SYMBIONT_TOKEN_FILE".into(), file.display().to_string());
+    let c = Config::parse("", Path::new("c.toml"), &env).unwrap();
+    let token = c.secrets.symbiont_token.as_ref().unwrap();
+    assert_eq!(token.expose(), "s3cret-token");
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "Debug must not show secrets"
+    );
+
+    env.insert("SYMBIONT_TOKEN".into(), "other".into());
+    let e = Config::parse("", Path::new("c.toml"), &env).unwrap_err();
+    assert!(e.message.contains("not both"));
+    assert!(!e.to_string().contains("other"));
+
+    let mut env = Env::new();
+    env.insert("STATUS_TASK_PASSWORD_FILE".into(), "/no/such/file".into());
+    let e = Config::parse("", Path::new("c.toml"), &env).unwrap_err();
+    assert!(e.message.contains("/no/such/file"));
+
+    let mut env = Env::new();
+    env.insert("STATUS_TASK_PASSWORD".into(), "".into());
+    let c = Config::parse("", Path::new("c.toml"), &env).unwrap();
+    assert!(
+        c.secrets.task_password.is_none(),
+        "an empty password opens nothing"
+    );
+}
+
+#[test]
+fn relative_paths_are_relative_to_the_config_file() {
+    let c = Config::parse(
+        "out_dir = \"www\"\nstate_dir = \"/var/lib/x\"\n",
+        Path::new("/etc/cortex/c.toml"),
+        &Env::new(),
+    )
+    .unwrap();
+    assert_eq!(c.out_dir, PathBuf::from("/etc/cortex/www"));
+    assert_eq!(c.state_dir, PathBuf::from("/var/lib/x"));
+}
+
+#[test]
+fn a_missing_explicit_templates_dir_is_an_error() {
+    let e = parse_err("templates_dir = \"/no/such/dir\"\n");
+    assert_eq!(e.key, "templates_dir");
+}
+
+#[test]
+fn slugify_makes_url_safe_names() {
+    assert_eq!(slugify("Symbiont API"), "symbiont-api");
+    assert_eq!(slugify("  edge--2 (EU) "), "edge-2-eu");
+    assert_eq!(slugify("Ünïcode"), "n-code");
+    assert_eq!(slugify("!!!"), "");
+}

@@ -1,0 +1,312 @@
+//! One cycle of the generator: sample the host and probe the services (at the same time), make
+//! the snapshot, render it, publish it.
+//!
+//! The generator owns everything that lives from cycle to cycle: the prober (with its keep-alive
+//! connections and in-flight probes), the host sampler, the compiled templates, the recent status
+//! changes. The loop that calls it, and when, is `daemon`'s business.
+
+use crate::config::Config;
+use crate::host::HostSampler;
+use crate::probe::{Outcome, Prober};
+use crate::publish;
+use crate::render::{self, SiteInfo};
+use crate::snapshot::{Host, Incident, SCHEMA, Service, Snapshot, Status, Uptime, millis};
+use crate::templates::TemplateSet;
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tera::Tera;
+use tokio::time::Instant;
+
+/// How many status changes the page and feed show.
+const RECENT_INCIDENTS: usize = 50;
+
+/// The compiled templates and the assets to copy, shared with the blocking render task.
+pub struct Site {
+    tera: Tera,
+    assets: Vec<(String, Vec<u8>)>,
+}
+
+impl Site {
+    /// Loads and compiles the templates; each problem is one line naming file and line.
+    pub fn load(config: &Config) -> Result<Site, Vec<String>> {
+        let to_lines = |ps: Vec<crate::templates::Problem>| {
+            ps.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let set = TemplateSet::load(config.templates_dir.as_deref()).map_err(to_lines)?;
+        let tera = set.compile().map_err(to_lines)?;
+        let assets = set
+            .assets()
+            .map(|s| (s.name.clone(), s.text.clone().into_bytes()))
+            .collect();
+        Ok(Site { tera, assets })
+    }
+
+    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, String> {
+        render::page(&self.tera, name, ctx)
+    }
+}
+
+/// What a cycle produced: the snapshot as published, and whether every output was written.
+pub struct CycleReport {
+    pub snapshot: Snapshot,
+    /// False when a page failed to render or a file failed to write (the old file stays).
+    pub published: bool,
+}
+
+pub struct Generator {
+    config: Arc<Config>,
+    prober: Prober,
+    host: Option<HostSampler>,
+    site: Result<Arc<Site>, Vec<String>>,
+    site_info: SiteInfo,
+    assets_published: bool,
+    last_status: HashMap<String, Status>,
+    incidents: VecDeque<Incident>,
+}
+
+impl Generator {
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Generator> {
+        let site = Site::load(&config).map(Arc::new);
+        if let Err(problems) = &site {
+            for p in problems {
+                tracing::error!("template problem, the last good page stays: {p}");
+            }
+        }
+        Ok(Generator {
+            prober: Prober::new(config.services.clone())?,
+            host: HostSampler::new(config.host.clone())
+                .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
+                .ok(),
+            site,
+            site_info: SiteInfo::new(&config),
+            assets_published: false,
+            last_status: HashMap::new(),
+            incidents: VecDeque::new(),
+            config,
+        })
+    }
+
+    /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
+    pub async fn cycle(&mut self, deadline: Instant) -> CycleReport {
+        let sampler = self.host.take();
+        let sample = tokio::task::spawn_blocking(move || {
+            sampler.map(|mut s| {
+                let reading = s.sample();
+                (s, reading)
+            })
+        });
+        let (sampled, ()) = tokio::join!(sample, self.prober.cycle(deadline));
+        let (host, host_errors) = match sampled {
+            Ok(Some((sampler, reading))) => {
+                self.host = Some(sampler);
+                reading
+            }
+            Ok(None) => (
+                Host::default(),
+                vec!["host figures are not available on this system".into()],
+            ),
+            Err(e) => {
+                // Only a panic inside sysinfo gets here: start a fresh sampler, keep looping.
+                tracing::error!("host sampling failed: {e}");
+                self.host = HostSampler::new(self.config.host.clone()).ok();
+                (
+                    Host::default(),
+                    vec![format!("host figures could not be read: {e}")],
+                )
+            }
+        };
+
+        let now = Utc::now();
+        let services = self.services(now);
+        self.note_changes(&services, now);
+        let snapshot = Snapshot {
+            schema: SCHEMA,
+            generated_at: now,
+            interval_seconds: self.config.interval,
+            overall: Snapshot::overall_of(&services),
+            host,
+            services,
+            incidents: self.incidents.iter().cloned().collect(),
+            errors: host_errors,
+        };
+        self.publish(snapshot).await
+    }
+
+    /// Each configured service as the feed shows it, with maintenance windows applied.
+    fn services(&self, now: DateTime<Utc>) -> Vec<Service> {
+        self.prober
+            .results()
+            .map(|(cfg, outcome)| {
+                let mut service = match outcome {
+                    Some(o) => service_from(cfg, o),
+                    None => Service {
+                        name: cfg.name.clone(),
+                        slug: cfg.slug.clone(),
+                        kind: cfg.kind(),
+                        status: Status::Unknown,
+                        latency_ms: None,
+                        checked_at: None,
+                        error: Some("first check still running".into()),
+                        uptime: Uptime::default(),
+                        details: Default::default(),
+                    },
+                };
+                let window = self
+                    .config
+                    .maintenance
+                    .iter()
+                    .find(|m| m.start <= now && now < m.end && m.services.contains(&cfg.slug));
+                if let Some(m) = window {
+                    service.status = Status::Maintenance;
+                    service.error = Some(match &m.message {
+                        Some(msg) => format!("maintenance: {msg}"),
+                        None => "maintenance".into(),
+                    });
+                }
+                service
+            })
+            .collect()
+    }
+
+    /// Records each service's change of status (after its first real check) as an incident.
+    fn note_changes(&mut self, services: &[Service], now: DateTime<Utc>) {
+        for s in services {
+            if s.checked_at.is_none() {
+                continue;
+            }
+            let previous = self.last_status.insert(s.slug.clone(), s.status);
+            match previous {
+                Some(from) if from != s.status => {
+                    tracing::info!(
+                        "{}: {from} → {}{}",
+                        s.slug,
+                        s.status,
+                        s.error
+                            .as_deref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    );
+                    self.incidents.push_front(Incident {
+                        service: s.slug.clone(),
+                        from,
+                        to: s.status,
+                        at: now,
+                        error: s.error.clone(),
+                    });
+                    self.incidents.truncate(RECENT_INCIDENTS);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Renders and writes every output off the async thread. `status.json` goes last, with
+    /// every problem of this cycle in its `errors`.
+    async fn publish(&mut self, mut snapshot: Snapshot) -> CycleReport {
+        let site = self.site.clone();
+        let site_info = self.site_info.clone();
+        let out_dir = self.config.out_dir.clone();
+        let with_assets = !self.assets_published;
+        let task = tokio::task::spawn_blocking(move || {
+            let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
+            (snapshot, published)
+        });
+        match task.await {
+            Ok((snapshot, published)) => {
+                if published {
+                    self.assets_published = true;
+                }
+                CycleReport {
+                    snapshot,
+                    published,
+                }
+            }
+            Err(e) => {
+                tracing::error!("publishing failed: {e}");
+                // The snapshot moved into the task; this cycle has nothing to show.
+                CycleReport {
+                    snapshot: Snapshot {
+                        schema: SCHEMA,
+                        generated_at: Utc::now(),
+                        interval_seconds: self.config.interval,
+                        overall: Status::Unknown,
+                        host: Host::default(),
+                        services: Vec::new(),
+                        incidents: Vec::new(),
+                        errors: vec![format!("publishing failed: {e}")],
+                    },
+                    published: false,
+                }
+            }
+        }
+    }
+}
+
+fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
+    Service {
+        name: cfg.name.clone(),
+        slug: cfg.slug.clone(),
+        kind: cfg.kind(),
+        status: o.status,
+        latency_ms: o.latency.map(millis),
+        checked_at: Some(o.checked_at),
+        error: o.error.clone(),
+        uptime: Uptime::default(),
+        details: o.details.clone(),
+    }
+}
+
+/// Writes assets (once), every page and then `status.json`. A page that fails to render keeps
+/// its last good file; the failure goes into `errors`. Returns whether everything was written.
+fn write_outputs(
+    out_dir: &std::path::Path,
+    site: Result<Arc<Site>, Vec<String>>,
+    site_info: &SiteInfo,
+    with_assets: bool,
+    snapshot: &mut Snapshot,
+) -> bool {
+    let mut ok = true;
+    let mut fail = |snapshot: &mut Snapshot, message: String| {
+        tracing::error!("{message}");
+        snapshot.errors.push(message);
+        ok = false;
+    };
+    match site {
+        Err(problems) => {
+            for p in problems {
+                fail(snapshot, format!("template: {p}; the last good page stays"));
+            }
+        }
+        Ok(site) => {
+            if with_assets {
+                for (name, bytes) in &site.assets {
+                    if let Err(e) = publish::write_if_changed(out_dir, name, bytes) {
+                        fail(snapshot, format!("{e:#}"));
+                    }
+                }
+            }
+            match render::context(snapshot, site_info) {
+                Err(e) => fail(snapshot, format!("template context: {e}")),
+                Ok(ctx) => {
+                    for name in render::PAGES {
+                        let written = site.render(name, &ctx).and_then(|html| {
+                            publish::write(out_dir, name, html.as_bytes())
+                                .map_err(|e| format!("{e:#}"))
+                        });
+                        if let Err(e) = written {
+                            fail(snapshot, format!("{e}; the last good {name} stays"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let json = render::json(snapshot);
+    if let Err(e) = publish::write(out_dir, "status.json", &json).context("status.json") {
+        tracing::error!("{e:#}");
+        ok = false;
+    }
+    ok
+}

@@ -1,0 +1,95 @@
+//! cortex-status: a status page for one small server, built as a static-site generator.
+//!
+//! The flow of data (see DESIGN.md): [`host`] and [`probe`] feed a [`snapshot::Snapshot`] each
+//! cycle; [`render`] turns it into the page and `status.json`; [`publish`] writes them atomically
+//! into `out_dir`. [`daemon`] runs that on a timer beside [`server`], the HTTP listener.
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod generator;
+pub mod host;
+pub mod preview;
+pub mod probe;
+pub mod publish;
+pub mod render;
+pub mod server;
+pub mod snapshot;
+pub mod templates;
+
+use cli::{Cli, Command};
+use config::Config;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Runs a parsed command line and maps the outcome to an exit code: 0 done, 1 failed.
+pub fn main(cli: Cli) -> ExitCode {
+    init_logging();
+    let env = config::process_env();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Check => {
+            let report = check::run(cli.config.as_deref(), &env);
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            if report.problems.is_empty() {
+                println!("ok: {}", report.summary);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{} problem(s) found", report.problems.len());
+                ExitCode::FAILURE
+            }
+        }
+        command => {
+            let result = Config::load(cli.config.as_deref(), &env)
+                .map_err(anyhow::Error::from)
+                .and_then(|config| run(command, Arc::new(config)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Host sampling, publishing and DNS run here; a few threads are plenty, and each one
+        // costs memory.
+        .max_blocking_threads(4)
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            Command::Build => {
+                let snapshot = daemon::build(Arc::clone(&config)).await?;
+                println!(
+                    "published status.json and pages to {}: overall {}, {} services, {} errors",
+                    config.out_dir.display(),
+                    snapshot.overall,
+                    snapshot.services.len(),
+                    snapshot.errors.len()
+                );
+                Ok(())
+            }
+            _ => daemon::run(config, daemon::signals()?).await,
+        }
+    })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,243 @@
+//! The `http` probe: a GET, classified by status code and latency, with a JSON body's top-level
+//! scalars kept as `details` (Symbiont's own `/status` is such a body).
+//!
+//! Also home of the shared HTTP client and of what the `feed` probe reuses: the capped body read
+//! and the error wording. Error texts never include the URL, which may carry credentials.
+
+use super::{Outcome, degrade_if_slow};
+use crate::snapshot::{Status, format_time};
+use serde_json::{Map, Value};
+use std::error::Error as _;
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+/// A body longer than this is not read further: a status check is not a download.
+pub const BODY_CAP: usize = 1 << 20;
+/// At most this many `details` fields, each string at most this long: the feed stays small
+/// whatever a service answers.
+const MAX_DETAILS: usize = 32;
+const MAX_DETAIL_CHARS: usize = 256;
+
+/// The one client every probe shares, so connections to a service are kept alive and reused
+/// from cycle to cycle. TLS is rustls with the ring provider (no C toolchain beyond `cc`).
+pub fn client() -> anyhow::Result<reqwest::Client> {
+    // Installing twice (a second Prober after a config reload) is harmless; the first stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("cortex-status/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1)
+        .build()?;
+    Ok(client)
+}
+
+pub async fn check(
+    client: &reqwest::Client,
+    url: &Url,
+    expect_status: &[u16],
+    degraded_after: Option<Duration>,
+) -> Outcome {
+    let start = Instant::now();
+    let response = match client.get(url.clone()).send().await {
+        Ok(r) => r,
+        Err(e) => return Outcome::down(describe(&e)),
+    };
+    let latency = start.elapsed();
+    let code = response.status();
+    let (status, error) = classify(code.as_u16(), code.canonical_reason(), expect_status);
+    let (status, error) = degrade_if_slow(status, error, latency, degraded_after);
+    let mut outcome = Outcome::new(status, Some(latency), error);
+    match read_capped(response).await {
+        Ok(body) => outcome.details = details(&body),
+        Err(e) => {
+            outcome.status = Status::Down;
+            outcome.error = Some(format!("the response broke off: {}", describe(&e)));
+        }
+    }
+    outcome
+}
+
+/// 2xx is up unless `expect_status` lists the codes that are; anything else is down.
+pub fn classify(
+    code: u16,
+    reason: Option<&str>,
+    expect_status: &[u16],
+) -> (Status, Option<String>) {
+    let ok = if expect_status.is_empty() {
+        (200..300).contains(&code)
+    } else {
+        expect_status.contains(&code)
+    };
+    if ok {
+        return (Status::Up, None);
+    }
+    let mut error = format!("HTTP {code}");
+    if let Some(reason) = reason {
+        error.push(' ');
+        error.push_str(reason);
+    }
+    if !expect_status.is_empty() {
+        let want: Vec<String> = expect_status.iter().map(u16::to_string).collect();
+        error.push_str(&format!(" (expected {})", want.join(" or ")));
+    }
+    (Status::Down, Some(error))
+}
+
+/// Reads at most [`BODY_CAP`] bytes; the rest is left unread and the connection dropped.
+pub async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_CAP - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == BODY_CAP {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// A JSON object's top-level scalars (strings, numbers, booleans, nulls). Nested values are left
+/// out, and anything that is not a JSON object yields nothing: a garbage body is not an error.
+pub fn details(body: &[u8]) -> Map<String, Value> {
+    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
+        return Map::new();
+    };
+    object
+        .into_iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(s) => Some((key, Value::String(normalise_text(s)))),
+            Value::Number(_) | Value::Bool(_) | Value::Null => Some((key, value)),
+            Value::Array(_) | Value::Object(_) => None,
+        })
+        .take(MAX_DETAILS)
+        .collect()
+}
+
+/// Times written in ISO-8601 are parsed and rewritten as UTC (`2026-11-24T10:00:00Z`), so the
+/// page and scripts see one format. Text that looks like a time but does not parse is kept as
+/// written: a service's odd clock is its business, never our error.
+fn normalise_text(mut s: String) -> String {
+    if looks_like_time(&s) {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&s) {
+            return format_time(&t.with_timezone(&chrono::Utc));
+        }
+        // No offset given: ISO-8601 calls that local time, and the only clock we can assume
+        // for a server's API is UTC.
+        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&s, format) {
+                return format_time(&t.and_utc());
+            }
+        }
+    }
+    if s.chars().count() > MAX_DETAIL_CHARS {
+        s = s.chars().take(MAX_DETAIL_CHARS - 1).collect();
+        s.push('…');
+    }
+    s
+}
+
+/// `YYYY-MM-DD` followed by `T` or a space and more.
+fn looks_like_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 11
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+        && matches!(b[10], b'T' | b't' | b' ')
+}
+
+/// A short account of a failed request: what failed and the deepest cause, without the URL.
+pub fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "bad response body"
+    } else {
+        "request failed"
+    };
+    let mut causes: Vec<String> = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        source = s.source();
+    }
+    match causes.last() {
+        Some(root) => format!("{what}: {root}"),
+        None => what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_by_status_code() {
+        assert_eq!(classify(200, Some("OK"), &[]), (Status::Up, None));
+        assert_eq!(classify(204, None, &[]), (Status::Up, None));
+        assert_eq!(
+            classify(500, Some("Internal Server Error"), &[]),
+            (Status::Down, Some("HTTP 500 Internal Server Error".into()))
+        );
+        assert_eq!(classify(301, None, &[]).0, Status::Down);
+        assert_eq!(classify(301, None, &[301, 302]), (Status::Up, None));
+        assert_eq!(
+            classify(200, Some("OK"), &[204]),
+            (Status::Down, Some("HTTP 200 OK (expected 204)".into()))
+        );
+    }
+
+    #[test]
+    fn keeps_top_level_scalars_and_parses_times() {
+        let body = json!({
+            "status": "ok", "tasks": 3, "healthy": true, "note": null,
+            "started_at": "2026-11-24T11:00:00+01:00",
+            "naive_at": "2026-11-24 10:00:00",
+            "broken_at": "2026-13-45T99:00:00Z",
+            "nested": {"a": 1}, "list": [1, 2]
+        });
+        let d = details(body.to_string().as_bytes());
+        assert_eq!(d["status"], "ok");
+        assert_eq!(d["tasks"], 3);
+        assert_eq!(d["healthy"], true);
+        assert_eq!(d["note"], Value::Null);
+        assert_eq!(d["started_at"], "2026-11-24T10:00:00Z");
+        assert_eq!(d["naive_at"], "2026-11-24T10:00:00Z");
+        assert_eq!(d["broken_at"], "2026-13-45T99:00:00Z", "kept as written");
+        assert!(!d.contains_key("nested") && !d.contains_key("list"));
+    }
+
+    #[test]
+    fn garbage_gives_no_details() {
+        assert!(details(b"<html>oops</html>").is_empty());
+        assert!(details(b"[1,2,3]").is_empty());
+        assert!(details(&[0xff, 0xfe, 0x00]).is_empty());
+        assert!(details(b"").is_empty());
+    }
+
+    #[test]
+    fn details_are_bounded() {
+        let mut object = serde_json::Map::new();
+        for i in 0..100 {
+            object.insert(format!("k{i:03}"), json!("x".repeat(1000)));
+        }
+        let d = details(Value::Object(object).to_string().as_bytes());
+        assert_eq!(d.len(), MAX_DETAILS);
+        assert!(
+            d.values()
+                .all(|v| v.as_str().unwrap().chars().count() == MAX_DETAIL_CHARS)
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! Checking services: one concurrent probe per service, each bounded by its own timeout.
+//!
+//! A probe's result is *data*: a service that is down, slow or answers garbage yields an
+//! [`Outcome`] saying so, never an `Err` that stops the loop.
+//!
+//! Timing rules, which the loop relies on:
+//! - all probes of a cycle run at once, so a slow one never delays the others;
+//! - a cycle waits for its probes only until its deadline (one interval). A probe still running
+//!   then (its timeout is longer than the interval) keeps running in the background; the
+//!   service shows its previous result, and no second probe of it is started until the first
+//!   ends. So probes never stack, and a slow service never delays the next cycle.
+
+mod feed;
+mod http;
+mod systemd;
+mod tcp;
+
+use crate::config::{Check, ServiceConfig};
+use crate::snapshot::{Status, millis};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The result of one check of one service.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub latency: Option<Duration>,
+    pub checked_at: DateTime<Utc>,
+    pub error: Option<String>,
+    pub details: Map<String, Value>,
+}
+
+impl Outcome {
+    fn new(status: Status, latency: Option<Duration>, error: Option<String>) -> Outcome {
+        Outcome {
+            status,
+            latency,
+            checked_at: Utc::now(),
+            error,
+            details: Map::new(),
+        }
+    }
+
+    fn down(error: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Down, None, Some(error.into()))
+    }
+}
+
+/// `up` turns `degraded` when the answer came slower than `degraded_after`; other statuses
+/// stand as they are.
+fn degrade_if_slow(
+    status: Status,
+    error: Option<String>,
+    latency: Duration,
+    degraded_after: Option<Duration>,
+) -> (Status, Option<String>) {
+    match degraded_after {
+        Some(limit) if status == Status::Up && latency > limit => (
+            Status::Degraded,
+            Some(format!(
+                "slow: answered in {} ms, degraded after {}",
+                millis(latency),
+                humantime::format_duration(limit)
+            )),
+        ),
+        _ => (status, error),
+    }
+}
+
+struct Slot {
+    in_flight: bool,
+    last: Option<Outcome>,
+}
+
+/// Runs the probes of a fixed list of services and keeps each one's latest outcome.
+pub struct Prober {
+    services: Arc<Vec<ServiceConfig>>,
+    client: reqwest::Client,
+    slots: Vec<Slot>,
+    tx: mpsc::UnboundedSender<(usize, Outcome)>,
+    rx: mpsc::UnboundedReceiver<(usize, Outcome)>,
+}
+
+impl Prober {
+    pub fn new(services: Vec<ServiceConfig>) -> anyhow::Result<Prober> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let slots = services
+            .iter()
+            .map(|_| Slot {
+                in_flight: false,
+                last: None,
+            })
+            .collect();
+        Ok(Prober {
+            services: Arc::new(services),
+            client: http::client()?,
+            slots,
+            tx,
+            rx,
+        })
+    }
+
+    pub fn services(&self) -> &[ServiceConfig] {
+        &self.services
+    }
+
+    /// Starts a probe of every service that has none running, then collects results until all
+    /// that were started have ended or `deadline` passes, whichever is first.
+    pub async fn cycle(&mut self, deadline: Instant) {
+        // Results of probes that outlived an earlier cycle.
+        while let Ok((i, outcome)) = self.rx.try_recv() {
+            self.store(i, outcome);
+        }
+        let mut pending = 0usize;
+        for i in 0..self.services.len() {
+            if self.slots[i].in_flight {
+                continue;
+            }
+            self.slots[i].in_flight = true;
+            pending += 1;
+            let services = Arc::clone(&self.services);
+            let client = self.client.clone();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let outcome = probe(&client, &services[i]).await;
+                // The receiver lives as long as the prober; if it is gone we are shutting down.
+                let _ = tx.send((i, outcome));
+            });
+        }
+        while pending > 0 {
+            tokio::select! {
+                received = self.rx.recv() => {
+                    let Some((i, outcome)) = received else { break };
+                    self.store(i, outcome);
+                    pending -= 1;
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    }
+
+    fn store(&mut self, i: usize, outcome: Outcome) {
+        self.slots[i].in_flight = false;
+        self.slots[i].last = Some(outcome);
+    }
+
+    /// Each service with its latest outcome; `None` until its first check has ended.
+    pub fn results(&self) -> impl Iterator<Item = (&ServiceConfig, Option<&Outcome>)> {
+        self.services
+            .iter()
+            .zip(&self.slots)
+            .map(|(s, slot)| (s, slot.last.as_ref()))
+    }
+}
+
+/// One check of one service, bounded by its timeout.
+async fn probe(client: &reqwest::Client, service: &ServiceConfig) -> Outcome {
+    let check = async {
+        match &service.check {
+            Check::Http { url, expect_status } => {
+                http::check(client, url, expect_status, service.degraded_after).await
+            }
+            Check::Tcp { address } => tcp::check(address, service.degraded_after).await,
+            Check::Systemd { unit } => systemd::check(unit).await,
+            Check::Feed { url } => feed::check(client, url, service.degraded_after).await,
+        }
+    };
+    match tokio::time::timeout(service.timeout, check).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::down(format!(
+            "timed out after {}",
+            humantime::format_duration(service.timeout)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_up_is_degraded_and_says_why() {
+        let limit = Some(Duration::from_secs(1));
+        let (s, e) = degrade_if_slow(Status::Up, None, Duration::from_millis(1500), limit);
+        assert_eq!(s, Status::Degraded);
+        assert_eq!(e.unwrap(), "slow: answered in 1500 ms, degraded after 1s");
+        let (s, e) = degrade_if_slow(Status::Up, None, Duration::from_millis(999), limit);
+        assert_eq!((s, e), (Status::Up, None));
+        // Down stays down, whatever its speed.
+        let (s, _) = degrade_if_slow(
+            Status::Down,
+            Some("x".into()),
+            Duration::from_secs(9),
+            limit,
+        );
+        assert_eq!(s, Status::Down);
+        let (s, _) = degrade_if_slow(Status::Up, None, Duration::from_secs(9), None);
+        assert_eq!(s, Status::Up);
+    }
+}

@@ -1,0 +1,303 @@
+//! The snapshot: one cycle's view of the host and its services.
+//!
+//! This type *is* the public contract. Serialised it is `status.json` (schema 1, see DESIGN.md),
+//! given to tera it is the page's context, and later outputs print it. Nothing here is computed
+//! in two places: if a figure is on the page, it is a field of these structs.
+//!
+//! Fields may be added; none of the schema-1 fields may be renamed or removed without raising
+//! [`SCHEMA`].
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// The version of the JSON contract. Raise it only when a field is renamed or removed.
+pub const SCHEMA: u32 = 1;
+
+/// How healthy a service is. The order is by severity: `overall` is the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Up,
+    Maintenance,
+    Unknown,
+    Degraded,
+    Down,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Maintenance => "maintenance",
+            Status::Unknown => "unknown",
+            Status::Degraded => "degraded",
+            Status::Down => "down",
+        }
+    }
+
+    /// Reads a status from another instance's feed. A word this version does not know (a newer
+    /// peer) is `Unknown` rather than an error, so federation survives version skew.
+    pub fn from_feed_word(word: &str) -> Status {
+        match word {
+            "up" => Status::Up,
+            "maintenance" => Status::Maintenance,
+            "degraded" => Status::Degraded,
+            "down" => Status::Down,
+            _ => Status::Unknown,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(d)?;
+        Ok(Status::from_feed_word(&word))
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of check a service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Http,
+    Tcp,
+    Systemd,
+    Feed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema: u32,
+    #[serde(with = "rfc3339")]
+    pub generated_at: DateTime<Utc>,
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
+    pub interval_seconds: Duration,
+    pub overall: Status,
+    pub host: Host,
+    pub services: Vec<Service>,
+    pub incidents: Vec<Incident>,
+    /// What went wrong in this cycle that is not a service's status: a template that failed to
+    /// render, a disk that could not be read, a file that could not be written.
+    pub errors: Vec<String>,
+}
+
+impl Snapshot {
+    /// The worst status among services; a host with no services is `up` (it is generating).
+    pub fn overall_of(services: &[Service]) -> Status {
+        services
+            .iter()
+            .map(|s| s.status)
+            .max()
+            .unwrap_or(Status::Up)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: String,
+    pub uptime_seconds: u64,
+    pub cpu_count: usize,
+    /// `None` when `[host] public` leaves load out: the feed says `null`, the page hides the card.
+    pub load: Option<Load>,
+    /// Load average over one minute divided by the CPU count: 1.0 means every core is busy.
+    pub cpu_load_normalized: Option<f64>,
+    pub memory: Option<Memory>,
+    pub disks: Option<Vec<Disk>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Load {
+    pub one: f64,
+    pub five: f64,
+    pub fifteen: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Memory {
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub used_ratio: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Disk {
+    pub mount: String,
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub used_ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub slug: String,
+    pub kind: Kind,
+    pub status: Status,
+    /// Time to the answer (HTTP headers, TCP connect, the feed's headers), in ms to 0.1.
+    pub latency_ms: Option<f64>,
+    /// When the result shown was taken; `None` until the first check of this service finishes.
+    #[serde(with = "rfc3339_opt")]
+    pub checked_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub uptime: Uptime,
+    /// Extra facts the check found: an HTTP service's JSON scalars, a feed's services.
+    pub details: Map<String, Value>,
+}
+
+/// Share of checks that were up (maintenance excluded) per window; `null` where no history
+/// covers the window yet.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Uptime {
+    #[serde(rename = "24h")]
+    pub day: Option<f64>,
+    #[serde(rename = "7d")]
+    pub week: Option<f64>,
+    #[serde(rename = "30d")]
+    pub month: Option<f64>,
+}
+
+/// A change of a service's status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Incident {
+    pub service: String,
+    pub from: Status,
+    pub to: Status,
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    pub error: Option<String>,
+}
+
+/// Milliseconds to one decimal, as the feed shows them.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// A time as the feed writes it: `2026-11-24T10:00:00Z`, whole seconds, always UTC.
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Whole seconds print as an integer (`5`), as the schema shows; sub-second intervals as `0.25`.
+fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    if d.subsec_nanos() == 0 {
+        s.serialize_u64(d.as_secs())
+    } else {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+fn from_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+}
+
+mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+mod rfc3339_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::format_time(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|text| {
+            DateTime::parse_from_rfc3339(&text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overall_is_the_worst_status() {
+        let svc = |status| Service {
+            name: "a".into(),
+            slug: "a".into(),
+            kind: Kind::Http,
+            status,
+            latency_ms: None,
+            checked_at: None,
+            error: None,
+            uptime: Uptime::default(),
+            details: Map::new(),
+        };
+        assert_eq!(Snapshot::overall_of(&[]), Status::Up);
+        assert_eq!(
+            Snapshot::overall_of(&[svc(Status::Up), svc(Status::Maintenance)]),
+            Status::Maintenance
+        );
+        assert_eq!(
+            Snapshot::overall_of(&[svc(Status::Up), svc(Status::Down), svc(Status::Degraded)]),
+            Status::Down
+        );
+        assert_eq!(
+            Snapshot::overall_of(&[svc(Status::Unknown), svc(Status::Degraded)]),
+            Status::Degraded
+        );
+    }
+
+    #[test]
+    fn a_status_word_from_a_newer_peer_is_unknown() {
+        let s: Status = serde_json::from_str("\"on-fire\"").unwrap();
+        assert_eq!(s, Status::Unknown);
+        let s: Status = serde_json::from_str("\"degraded\"").unwrap();
+        assert_eq!(s, Status::Degraded);
+    }
+
+    #[test]
+    fn intervals_print_as_the_schema_shows() {
+        let mut out = Vec::new();
+        seconds(
+            &Duration::from_secs(5),
+            &mut serde_json::Serializer::new(&mut out),
+        )
+        .unwrap();
+        assert_eq!(out, b"5");
+        out.clear();
+        seconds(
+            &Duration::from_millis(250),
+            &mut serde_json::Serializer::new(&mut out),
+        )
+        .unwrap();
+        assert_eq!(out, b"0.25");
+    }
+
+    #[test]
+    fn latency_is_rounded_to_a_tenth_of_a_millisecond() {
+        assert_eq!(millis(Duration::from_micros(3_249)), 3.2);
+        assert_eq!(millis(Duration::from_micros(3_250)), 3.3);
+    }
+}
