@@ -1,0 +1,133 @@
+//! HTTP peers on loopback that a test starts and steers: up, slow, failing, hanging, or not
+//! speaking HTTP at all. Each connection is answered on its own thread and closed after one
+//! response, so a slow answer never holds up another.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Answer with this status, content type and body after `delay`.
+    Answer {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+        delay: Duration,
+    },
+    /// Write bytes that are not HTTP, then close.
+    Garbage,
+}
+
+impl Behaviour {
+    pub fn json(status: u16, body: &str) -> Behaviour {
+        Behaviour::Answer {
+            status,
+            content_type: "application/json",
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn ok() -> Behaviour {
+        Behaviour::json(200, r#"{"status":"ok"}"#)
+    }
+
+    pub fn delayed(self, by: Duration) -> Behaviour {
+        match self {
+            Behaviour::Answer {
+                status,
+                content_type,
+                body,
+                ..
+            } => Behaviour::Answer {
+                status,
+                content_type,
+                body,
+                delay: by,
+            },
+            other => other,
+        }
+    }
+}
+
+pub struct Peer {
+    pub addr: SocketAddr,
+    behaviour: Arc<Mutex<Behaviour>>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Peer {
+    pub fn start(behaviour: Behaviour) -> Peer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let behaviour = Arc::new(Mutex::new(behaviour));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (b, h) = (Arc::clone(&behaviour), Arc::clone(&hits));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (b, h) = (Arc::clone(&b), Arc::clone(&h));
+                std::thread::spawn(move || serve(stream, &b, &h));
+            }
+        });
+        Peer {
+            addr,
+            behaviour,
+            hits,
+        }
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// An address where nothing listens (bound, then released).
+pub fn closed_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn serve(mut stream: TcpStream, behaviour: &Mutex<Behaviour>, hits: &AtomicUsize) {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    hits.fetch_add(1, Ordering::SeqCst);
+    let behaviour = behaviour.lock().unwrap().clone();
+    match behaviour {
+        Behaviour::Garbage => {
+            let _ = stream.write_all(b"\x00\xffthis is not HTTP at all\r\n\r\n\x7f");
+        }
+        Behaviour::Answer {
+            status,
+            content_type,
+            body,
+            delay,
+        } => {
+            std::thread::sleep(delay);
+            let response = format!(
+                "HTTP/1.1 {status} Whatever\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `check` and the handling of bad configuration, as a person at a terminal sees them.
+
+use crate::common::Site;
+
+#[test]
+fn check_reports_a_broken_template_with_its_file_and_line() {
+    let site = Site::new("templates_dir = \"templates\"\n");
+    let dir = site.path("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "{% extends \"base.html\" %}\n{% block main %}\n<p>{{ overall | }}</p>\n{% endblock main %}\n").unwrap();
+    std::fs::write(
+        dir.join("macros.html"),
+        "{% macro status(status) %}\n{% if %}\n{% endmacro status %}\n",
+    )
+    .unwrap();
+    let out = site.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let index = dir.join("index.html").display().to_string();
+    let macros = dir.join("macros.html").display().to_string();
+    assert!(
+        stderr.contains(&format!("{index}:3:")),
+        "index.html line 3 named:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{macros}:2:")),
+        "every broken file is reported:\n{stderr}"
+    );
+    assert!(stderr.contains("2 problem(s) found"), "{stderr}");
+}
+
+#[test]
+fn check_reports_a_template_that_only_fails_when_rendered() {
+    let site = Site::new("templates_dir = \"templates\"\n");
+    let dir = site.path("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<p>{{ no_such_variable }}</p>\n").unwrap();
+    let out = site.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("index.html: renders with an error"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no_such_variable"), "{stderr}");
+}
+
+#[test]
+fn check_passes_a_good_config_and_says_what_it_checked() {
+    let site = Site::new("[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n");
+    let out = site.run(&["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("ok: ") && stdout.contains("1 services"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_config_names_file_line_key_and_value_and_writes_nothing() {
+    let site = Site::new(
+        "[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\ntimeout = \"fast\"\n",
+    );
+    let config = site.config().display().to_string();
+    for command in ["check", "build", "run"] {
+        let out = site.run(&[command]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{config}:7: service[0].timeout: expected a duration like \"5s\" or \"250ms\", found \"fast\"")),
+            "{command}:\n{stderr}"
+        );
+    }
+    assert!(
+        !site.out().exists(),
+        "nothing is published from a bad config"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_naming_it() {
+    let site = Site::new("");
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["check", "--config", "/no/such/cortex.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/no/such/cortex.toml: cannot read the config file"),
+        "{stderr}"
+    );
+    drop(site);
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable() {
+    let site = Site::new("");
+    let out = site
+        .command(&["build"])
+        .env("PORT", "eighty")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("environment: PORT: expected a port number, found \"eighty\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_and_version_teach_the_tool() {
+    let out = std::process::Command::new(crate::common::BIN)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for word in ["run", "build", "check", "--config", "STATUS_TASK_PASSWORD"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let out = std::process::Command::new(crate::common::BIN)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("cortex-status {}", env!("CARGO_PKG_VERSION"))
+    );
+}

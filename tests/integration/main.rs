@@ -1,0 +1,10 @@
+//! Integration tests: the real `cortex-status` binary, started on port 0, against HTTP peers
+//! the tests start on loopback. One test binary; modules by concern.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod daemon;
+mod preview;
+mod probes;
