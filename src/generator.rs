@@ -75,7 +75,7 @@ impl Generator {
             }
         }
         Ok(Generator {
-            prober: Prober::new(config.services.clone())?,
+            prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
                 .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
                 .ok(),
@@ -89,49 +89,75 @@ impl Generator {
     }
 
     /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
+    ///
+    /// The probes run on the async thread; then one blocking task samples the host, assembles
+    /// the snapshot, renders and publishes it. One hand-off to the blocking pool per cycle, not
+    /// one per step: each hand-off is two thread wake-ups, and the budget is 1 ms a cycle.
     pub async fn cycle(&mut self, deadline: Instant) -> CycleReport {
+        self.prober.cycle(deadline).await;
+        let services = self.services(Utc::now());
+        self.note_changes(&services, Utc::now());
+        let incidents: Vec<Incident> = self.incidents.iter().cloned().collect();
         let sampler = self.host.take();
-        let sample = tokio::task::spawn_blocking(move || {
-            sampler.map(|mut s| {
-                let reading = s.sample();
-                (s, reading)
-            })
-        });
-        let (sampled, ()) = tokio::join!(sample, self.prober.cycle(deadline));
-        let (host, host_errors) = match sampled {
-            Ok(Some((sampler, reading))) => {
-                self.host = Some(sampler);
-                reading
-            }
-            Ok(None) => (
-                Host::default(),
-                vec!["host figures are not available on this system".into()],
-            ),
-            Err(e) => {
-                // Only a panic inside sysinfo gets here: start a fresh sampler, keep looping.
-                tracing::error!("host sampling failed: {e}");
-                self.host = HostSampler::new(self.config.host.clone()).ok();
-                (
+        let site = self.site.clone();
+        let site_info = self.site_info.clone();
+        let out_dir = self.config.out_dir.clone();
+        let interval = self.config.interval;
+        let with_assets = !self.assets_published;
+        let task = tokio::task::spawn_blocking(move || {
+            let (sampler, host, errors) = match sampler {
+                Some(mut s) => {
+                    let (host, errors) = s.sample();
+                    (Some(s), host, errors)
+                }
+                None => (
+                    None,
                     Host::default(),
-                    vec![format!("host figures could not be read: {e}")],
-                )
+                    vec!["host figures are not available on this system".into()],
+                ),
+            };
+            let mut snapshot = Snapshot {
+                schema: SCHEMA,
+                generated_at: Utc::now(),
+                interval_seconds: interval,
+                overall: Snapshot::overall_of(&services),
+                host,
+                services,
+                incidents,
+                errors,
+            };
+            let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
+            (sampler, snapshot, published)
+        });
+        match task.await {
+            Ok((sampler, snapshot, published)) => {
+                self.host = sampler;
+                self.assets_published |= published;
+                CycleReport {
+                    snapshot,
+                    published,
+                }
             }
-        };
-
-        let now = Utc::now();
-        let services = self.services(now);
-        self.note_changes(&services, now);
-        let snapshot = Snapshot {
-            schema: SCHEMA,
-            generated_at: now,
-            interval_seconds: self.config.interval,
-            overall: Snapshot::overall_of(&services),
-            host,
-            services,
-            incidents: self.incidents.iter().cloned().collect(),
-            errors: host_errors,
-        };
-        self.publish(snapshot).await
+            Err(e) => {
+                // Only a panic (in sysinfo or tera) gets here. Start a fresh sampler and report
+                // the cycle as failed; the loop goes on and the last good files stay.
+                tracing::error!("the cycle failed: {e}");
+                self.host = HostSampler::new(self.config.host.clone()).ok();
+                CycleReport {
+                    snapshot: Snapshot {
+                        schema: SCHEMA,
+                        generated_at: Utc::now(),
+                        interval_seconds: interval,
+                        overall: Status::Unknown,
+                        host: Host::default(),
+                        services: Vec::new(),
+                        incidents: Vec::new(),
+                        errors: vec![format!("the cycle failed: {e}")],
+                    },
+                    published: false,
+                }
+            }
+        }
     }
 
     /// Each configured service as the feed shows it, with maintenance windows applied.
@@ -198,47 +224,6 @@ impl Generator {
                     self.incidents.truncate(RECENT_INCIDENTS);
                 }
                 _ => {}
-            }
-        }
-    }
-
-    /// Renders and writes every output off the async thread. `status.json` goes last, with
-    /// every problem of this cycle in its `errors`.
-    async fn publish(&mut self, mut snapshot: Snapshot) -> CycleReport {
-        let site = self.site.clone();
-        let site_info = self.site_info.clone();
-        let out_dir = self.config.out_dir.clone();
-        let with_assets = !self.assets_published;
-        let task = tokio::task::spawn_blocking(move || {
-            let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
-            (snapshot, published)
-        });
-        match task.await {
-            Ok((snapshot, published)) => {
-                if published {
-                    self.assets_published = true;
-                }
-                CycleReport {
-                    snapshot,
-                    published,
-                }
-            }
-            Err(e) => {
-                tracing::error!("publishing failed: {e}");
-                // The snapshot moved into the task; this cycle has nothing to show.
-                CycleReport {
-                    snapshot: Snapshot {
-                        schema: SCHEMA,
-                        generated_at: Utc::now(),
-                        interval_seconds: self.config.interval,
-                        overall: Status::Unknown,
-                        host: Host::default(),
-                        services: Vec::new(),
-                        incidents: Vec::new(),
-                        errors: vec![format!("publishing failed: {e}")],
-                    },
-                    published: false,
-                }
             }
         }
     }

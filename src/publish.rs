@@ -13,7 +13,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// The mode published files get. Temporary files are created 0600, and the web server usually
-/// runs as another user: without this it could not read what we publish.
+/// runs as another user: without this it could not read what we publish. Set with fchmod, not
+/// at creation, so a strict umask (systemd's `UMask=`) cannot take the read bits away.
 #[cfg(unix)]
 const MODE: u32 = 0o644;
 
@@ -21,12 +22,23 @@ const MODE: u32 = 0o644;
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let path = dir.join(name);
     let parent = path.parent().unwrap_or(dir);
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create directory {}", parent.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".publish-")
-        .tempfile_in(parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let create = || {
+        tempfile::Builder::new()
+            .prefix(".publish-")
+            .tempfile_in(parent)
+    };
+    // The directory exists on every cycle but the first: try first, create it only if missing
+    // (checking first would cost two failing mkdir calls per file per cycle).
+    let tmp = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create directory {}", parent.display()))?;
+            create()
+        }
+        other => other,
+    };
+    let mut tmp =
+        tmp.with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     tmp.write_all(bytes)
         .with_context(|| format!("cannot write {}", tmp.path().display()))?;
     #[cfg(unix)]

@@ -4,14 +4,14 @@
 //! hub's page shows every host. A feed that has stopped being regenerated is `unknown`, not the
 //! `up` it last claimed: a dead generator must never look like a healthy host.
 
-use super::http::{describe, read_capped};
+use super::client::{Client, Conn, Request};
+use super::http::BODY_CAP;
 use super::{Outcome, degrade_if_slow};
 use crate::snapshot::{Status, format_time};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::time::Instant;
 use url::Url;
 
 /// Grace for clock skew between hosts and for the last publish's propagation.
@@ -41,32 +41,30 @@ struct PeerService {
 }
 
 pub async fn check(
-    client: &reqwest::Client,
+    client: &Client,
+    conn: &mut Option<Conn>,
     url: &Url,
     degraded_after: Option<Duration>,
 ) -> Outcome {
-    let start = Instant::now();
-    let response = match client.get(url.clone()).send().await {
+    let response = match client.send(conn, Request::get(url, BODY_CAP)).await {
         Ok(r) => r,
-        Err(e) => return Outcome::down(describe(&e)),
+        Err(e) => return Outcome::down(e.to_string()),
     };
-    let latency = start.elapsed();
-    let code = response.status();
-    if !code.is_success() {
-        let mut o = Outcome::down(format!("HTTP {code}"));
-        o.latency = Some(latency);
+    if !(200..300).contains(&response.status) {
+        let mut o = Outcome::down(
+            format!("HTTP {} {}", response.status, response.reason)
+                .trim_end()
+                .to_string(),
+        );
+        o.latency = Some(response.latency);
         return o;
     }
-    let body = match read_capped(response).await {
-        Ok(b) => b,
-        Err(e) => return Outcome::down(format!("the response broke off: {}", describe(&e))),
-    };
-    let mut outcome = read_feed(&body, Utc::now());
-    outcome.latency = Some(latency);
+    let mut outcome = read_feed(&response.body, Utc::now());
+    outcome.latency = Some(response.latency);
     let (status, error) = degrade_if_slow(
         outcome.status,
         outcome.error.take(),
-        latency,
+        response.latency,
         degraded_after,
     );
     outcome.status = status;

@@ -1,15 +1,13 @@
 //! The `http` probe: a GET, classified by status code and latency, with a JSON body's top-level
 //! scalars kept as `details` (Symbiont's own `/status` is such a body).
 //!
-//! Also home of the shared HTTP client and of what the `feed` probe reuses: the capped body read
-//! and the error wording. Error texts never include the URL, which may carry credentials.
+//! Error texts never include the URL, which may carry credentials.
 
+use super::client::{Client, Conn, Request};
 use super::{Outcome, degrade_if_slow};
 use crate::snapshot::{Status, format_time};
 use serde_json::{Map, Value};
-use std::error::Error as _;
 use std::time::Duration;
-use tokio::time::Instant;
 use url::Url;
 
 /// A body longer than this is not read further: a status check is not a download.
@@ -19,43 +17,22 @@ pub const BODY_CAP: usize = 1 << 20;
 const MAX_DETAILS: usize = 32;
 const MAX_DETAIL_CHARS: usize = 256;
 
-/// The one client every probe shares, so connections to a service are kept alive and reused
-/// from cycle to cycle. TLS is rustls with the ring provider (no C toolchain beyond `cc`).
-pub fn client() -> anyhow::Result<reqwest::Client> {
-    // Installing twice (a second Prober after a config reload) is harmless; the first stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("cortex-status/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1)
-        .build()?;
-    Ok(client)
-}
-
 pub async fn check(
-    client: &reqwest::Client,
+    client: &Client,
+    conn: &mut Option<Conn>,
     url: &Url,
     expect_status: &[u16],
     degraded_after: Option<Duration>,
 ) -> Outcome {
-    let start = Instant::now();
-    let response = match client.get(url.clone()).send().await {
+    let response = match client.send(conn, Request::get(url, BODY_CAP)).await {
         Ok(r) => r,
-        Err(e) => return Outcome::down(describe(&e)),
+        Err(e) => return Outcome::down(e.to_string()),
     };
-    let latency = start.elapsed();
-    let code = response.status();
-    let (status, error) = classify(code.as_u16(), code.canonical_reason(), expect_status);
-    let (status, error) = degrade_if_slow(status, error, latency, degraded_after);
-    let mut outcome = Outcome::new(status, Some(latency), error);
-    match read_capped(response).await {
-        Ok(body) => outcome.details = details(&body),
-        Err(e) => {
-            outcome.status = Status::Down;
-            outcome.error = Some(format!("the response broke off: {}", describe(&e)));
-        }
-    }
+    let reason = (!response.reason.is_empty()).then_some(response.reason.as_str());
+    let (status, error) = classify(response.status, reason, expect_status);
+    let (status, error) = degrade_if_slow(status, error, response.latency, degraded_after);
+    let mut outcome = Outcome::new(status, Some(response.latency), error);
+    outcome.details = details(&response.body);
     outcome
 }
 
@@ -83,19 +60,6 @@ pub fn classify(
         error.push_str(&format!(" (expected {})", want.join(" or ")));
     }
     (Status::Down, Some(error))
-}
-
-/// Reads at most [`BODY_CAP`] bytes; the rest is left unread and the connection dropped.
-pub async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = BODY_CAP - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() == BODY_CAP {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// A JSON object's top-level scalars (strings, numbers, booleans, nulls). Nested values are left
@@ -148,34 +112,6 @@ fn looks_like_time(s: &str) -> bool {
         && b[7] == b'-'
         && b[8..10].iter().all(u8::is_ascii_digit)
         && matches!(b[10], b'T' | b't' | b' ')
-}
-
-/// A short account of a failed request: what failed and the deepest cause, without the URL.
-pub fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_redirect() {
-        "too many redirects"
-    } else if e.is_body() || e.is_decode() {
-        "bad response body"
-    } else {
-        "request failed"
-    };
-    let mut causes: Vec<String> = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !causes.iter().any(|c| c.contains(&text)) {
-            causes.push(text);
-        }
-        source = s.source();
-    }
-    match causes.last() {
-        Some(root) => format!("{what}: {root}"),
-        None => what.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //!   service shows its previous result, and no second probe of it is started until the first
 //!   ends. So probes never stack, and a slow service never delays the next cycle.
 
+pub mod client;
 mod feed;
 mod http;
 mod systemd;
@@ -74,34 +75,39 @@ fn degrade_if_slow(
 struct Slot {
     in_flight: bool,
     last: Option<Outcome>,
+    /// The kept-alive connection, between probes (a probe in flight holds it).
+    conn: Option<client::Conn>,
 }
+
+type Done = (usize, Outcome, Option<client::Conn>);
 
 /// Runs the probes of a fixed list of services and keeps each one's latest outcome.
 pub struct Prober {
     services: Arc<Vec<ServiceConfig>>,
-    client: reqwest::Client,
+    client: client::Client,
     slots: Vec<Slot>,
-    tx: mpsc::UnboundedSender<(usize, Outcome)>,
-    rx: mpsc::UnboundedReceiver<(usize, Outcome)>,
+    tx: mpsc::UnboundedSender<Done>,
+    rx: mpsc::UnboundedReceiver<Done>,
 }
 
 impl Prober {
-    pub fn new(services: Vec<ServiceConfig>) -> anyhow::Result<Prober> {
+    pub fn new(services: Vec<ServiceConfig>) -> Prober {
         let (tx, rx) = mpsc::unbounded_channel();
         let slots = services
             .iter()
             .map(|_| Slot {
                 in_flight: false,
                 last: None,
+                conn: None,
             })
             .collect();
-        Ok(Prober {
+        Prober {
             services: Arc::new(services),
-            client: http::client()?,
+            client: client::Client::new(),
             slots,
             tx,
             rx,
-        })
+        }
     }
 
     pub fn services(&self) -> &[ServiceConfig] {
@@ -112,8 +118,8 @@ impl Prober {
     /// that were started have ended or `deadline` passes, whichever is first.
     pub async fn cycle(&mut self, deadline: Instant) {
         // Results of probes that outlived an earlier cycle.
-        while let Ok((i, outcome)) = self.rx.try_recv() {
-            self.store(i, outcome);
+        while let Ok(done) = self.rx.try_recv() {
+            self.store(done);
         }
         let mut pending = 0usize;
         for i in 0..self.services.len() {
@@ -125,17 +131,18 @@ impl Prober {
             let services = Arc::clone(&self.services);
             let client = self.client.clone();
             let tx = self.tx.clone();
+            let conn = self.slots[i].conn.take();
             tokio::spawn(async move {
-                let outcome = probe(&client, &services[i]).await;
+                let (outcome, conn) = probe(&client, &services[i], conn).await;
                 // The receiver lives as long as the prober; if it is gone we are shutting down.
-                let _ = tx.send((i, outcome));
+                let _ = tx.send((i, outcome, conn));
             });
         }
         while pending > 0 {
             tokio::select! {
                 received = self.rx.recv() => {
-                    let Some((i, outcome)) = received else { break };
-                    self.store(i, outcome);
+                    let Some(done) = received else { break };
+                    self.store(done);
                     pending -= 1;
                 }
                 _ = tokio::time::sleep_until(deadline) => break,
@@ -143,9 +150,11 @@ impl Prober {
         }
     }
 
-    fn store(&mut self, i: usize, outcome: Outcome) {
-        self.slots[i].in_flight = false;
-        self.slots[i].last = Some(outcome);
+    fn store(&mut self, (i, outcome, conn): Done) {
+        let slot = &mut self.slots[i];
+        slot.in_flight = false;
+        slot.last = Some(outcome);
+        slot.conn = conn;
     }
 
     /// Each service with its latest outcome; `None` until its first check has ended.
@@ -157,24 +166,41 @@ impl Prober {
     }
 }
 
-/// One check of one service, bounded by its timeout.
-async fn probe(client: &reqwest::Client, service: &ServiceConfig) -> Outcome {
+/// One check of one service, bounded by its timeout. The kept connection goes in and, when it
+/// can be used again, comes back out; a timed-out probe drops it.
+async fn probe(
+    client: &client::Client,
+    service: &ServiceConfig,
+    mut conn: Option<client::Conn>,
+) -> (Outcome, Option<client::Conn>) {
     let check = async {
         match &service.check {
             Check::Http { url, expect_status } => {
-                http::check(client, url, expect_status, service.degraded_after).await
+                http::check(
+                    client,
+                    &mut conn,
+                    url,
+                    expect_status,
+                    service.degraded_after,
+                )
+                .await
             }
             Check::Tcp { address } => tcp::check(address, service.degraded_after).await,
             Check::Systemd { unit } => systemd::check(unit).await,
-            Check::Feed { url } => feed::check(client, url, service.degraded_after).await,
+            Check::Feed { url } => {
+                feed::check(client, &mut conn, url, service.degraded_after).await
+            }
         }
     };
     match tokio::time::timeout(service.timeout, check).await {
-        Ok(outcome) => outcome,
-        Err(_) => Outcome::down(format!(
-            "timed out after {}",
-            humantime::format_duration(service.timeout)
-        )),
+        Ok(outcome) => (outcome, conn),
+        Err(_) => (
+            Outcome::down(format!(
+                "timed out after {}",
+                humantime::format_duration(service.timeout)
+            )),
+            None,
+        ),
     }
 }
 
