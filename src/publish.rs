@@ -5,8 +5,15 @@
 //! the new one. Temporary names start with `.` so neither the preview server nor a glob picks
 //! them up, and a failed write leaves the last good file in place.
 //!
-//! No fsync: these files are regenerated every interval, and after a crash the next cycle
-//! rewrites them. What must survive a crash (history) is written elsewhere, with fsync.
+//! The swap is `renameat2(RENAME_EXCHANGE)` where the filesystem has it, then the old content
+//! (now under the temporary name) is unlinked. Readers see the same thing as with a plain rename,
+//! but ext4 does not force the new file's blocks to disk the way it does when a rename replaces
+//! a file (`auto_da_alloc`): measured, that forced writeback was a quarter of a cycle's CPU. A
+//! file here lives one interval, so its blocks are usually never written at all. Where exchange
+//! is not supported (or there is no old file yet), a plain rename does the job.
+//!
+//! No fsync, for the same reason: these files are regenerated every interval, and after a crash
+//! the next cycle rewrites them. What must survive a crash (history) is written elsewhere.
 
 use anyhow::Context;
 use std::io::Write;
@@ -48,9 +55,22 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
             .set_permissions(std::fs::Permissions::from_mode(MODE))
             .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
     }
-    tmp.persist(&path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
+    let tmp = tmp.into_temp_path();
+    let exchanged = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        &*tmp,
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::RenameFlags::EXCHANGE,
+    );
+    match exchanged {
+        // The old content now sits under the temporary name; dropping `tmp` unlinks it.
+        Ok(()) => Ok(()),
+        Err(_) => tmp
+            .persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot replace {}", path.display())),
+    }
 }
 
 /// Like [`write`], but leaves the file alone when it already holds `bytes`: assets and their

@@ -65,6 +65,8 @@ pub fn register_filters(tera: &mut Tera) {
     tera.register_filter("percent", percent);
     tera.register_filter("duration", duration);
     tera.register_filter("icon", icon);
+    tera.register_filter("datetime", datetime);
+    tera.register_filter("clock", clock);
 }
 
 fn number(value: &Value, filter: &str) -> tera::Result<f64> {
@@ -116,6 +118,30 @@ fn duration(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
         .collect::<Vec<_>>()
         .join(" ");
     Ok(Value::String(text))
+}
+
+fn text<'a>(value: &'a Value, filter: &str) -> tera::Result<&'a str> {
+    value.as_str().ok_or_else(|| {
+        tera::Error::msg(format!(
+            "filter `{filter}` needs a time as text, got {value}"
+        ))
+    })
+}
+
+/// "2026-11-24T10:00:00Z" → "2026-11-24 10:00:00 UTC".
+fn datetime(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let t = text(value, "datetime")?;
+    Ok(Value::String(match t.strip_suffix('Z') {
+        Some(t) => format!("{} UTC", t.replacen('T', " ", 1)),
+        None => t.replacen('T', " ", 1),
+    }))
+}
+
+/// "2026-11-24T10:00:00Z" → "10:00:00" (the time of day, UTC).
+fn clock(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let t = text(value, "clock")?;
+    let time = t.split_once('T').map_or(t, |(_, time)| time);
+    Ok(Value::String(time.trim_end_matches('Z').to_string()))
 }
 
 /// A status word → a symbol that differs in shape, not only colour.
@@ -305,6 +331,11 @@ mod tests {
         assert_eq!(f(duration, 3_600.into()), "1h");
         assert_eq!(f(duration, 42.into()), "42s");
         assert_eq!(f(duration, 0.into()), "0s");
+        assert_eq!(
+            f(datetime, "2026-11-24T10:00:00Z".into()),
+            "2026-11-24 10:00:00 UTC"
+        );
+        assert_eq!(f(clock, "2026-11-24T10:00:07Z".into()), "10:00:07");
         assert!(bytes(&Value::from("x"), &HashMap::new()).is_err());
     }
 

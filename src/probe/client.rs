@@ -363,10 +363,10 @@ impl Reader<'_> {
             self.buf.clear();
             self.pos = 0;
         }
-        let mut chunk = [0u8; 8192];
-        let n = self.io.read(&mut chunk).await.map_err(Error::Io)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        // Straight into the buffer's spare room: a stack array here would be part of every
+        // probe task's state (8 KiB each, all in memory at once).
+        self.buf.reserve(4096);
+        self.io.read_buf(&mut self.buf).await.map_err(Error::Io)
     }
 
     /// The next response head; `None` if the peer closed before sending a byte of it.
