@@ -62,18 +62,17 @@ pub struct Generator {
     site: Result<Arc<Site>, Vec<String>>,
     site_info: SiteInfo,
     assets_published: bool,
+    /// This cycle's problems as last logged: a problem that persists is logged once, not every
+    /// cycle (it stays in `errors` and on the page meanwhile).
+    logged_errors: Vec<String>,
     last_status: HashMap<String, Status>,
     incidents: VecDeque<Incident>,
 }
 
 impl Generator {
     pub fn new(config: Arc<Config>) -> anyhow::Result<Generator> {
+        // Template problems are reported by the first cycle, in `errors` and the log.
         let site = Site::load(&config).map(Arc::new);
-        if let Err(problems) = &site {
-            for p in problems {
-                tracing::error!("template problem, the last good page stays: {p}");
-            }
-        }
         Ok(Generator {
             prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
@@ -82,6 +81,7 @@ impl Generator {
             site,
             site_info: SiteInfo::new(&config),
             assets_published: false,
+            logged_errors: Vec::new(),
             last_status: HashMap::new(),
             incidents: VecDeque::new(),
             config,
@@ -133,6 +133,7 @@ impl Generator {
             Ok((sampler, snapshot, published)) => {
                 self.host = sampler;
                 self.assets_published |= published;
+                self.log_errors(&snapshot.errors);
                 CycleReport {
                     snapshot,
                     published,
@@ -158,6 +159,19 @@ impl Generator {
                 }
             }
         }
+    }
+
+    fn log_errors(&mut self, errors: &[String]) {
+        if errors == self.logged_errors.as_slice() {
+            return;
+        }
+        for e in errors.iter().filter(|e| !self.logged_errors.contains(e)) {
+            tracing::error!("{e}");
+        }
+        if errors.is_empty() {
+            tracing::info!("the problems of earlier cycles are gone");
+        }
+        self.logged_errors = errors.to_vec();
     }
 
     /// Each configured service as the feed shows it, with maintenance windows applied.
@@ -254,7 +268,6 @@ fn write_outputs(
 ) -> bool {
     let mut ok = true;
     let mut fail = |snapshot: &mut Snapshot, message: String| {
-        tracing::error!("{message}");
         snapshot.errors.push(message);
         ok = false;
     };
@@ -290,7 +303,7 @@ fn write_outputs(
     }
     let json = render::json(snapshot);
     if let Err(e) = publish::write(out_dir, "status.json", &json).context("status.json") {
-        tracing::error!("{e:#}");
+        snapshot.errors.push(format!("{e:#}"));
         ok = false;
     }
     ok

@@ -177,3 +177,19 @@ fn the_daemon_serves_health() {
     assert!(chrono::DateTime::parse_from_rfc3339(h["last_snapshot"].as_str().unwrap()).is_ok());
     assert!(h["cycles"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn a_lasting_problem_is_logged_once_but_stays_in_errors() {
+    let site = Site::new("interval = \"20ms\"\ntemplates_dir = \"templates\"\n");
+    std::fs::create_dir_all(site.path("templates")).unwrap();
+    std::fs::write(site.path("templates/index.html"), "{% if %}").unwrap();
+    let daemon = site.start();
+    daemon.wait_for_cycles(20, Duration::from_secs(20));
+    let logged = daemon.log().matches("the last good page stays").count();
+    assert_eq!(logged, 1, "logged {logged} times:\n{}", daemon.log());
+    let errors = site.status_json()["errors"].clone();
+    assert!(
+        errors[0].as_str().unwrap().contains("index.html:1:"),
+        "{errors}"
+    );
+}
