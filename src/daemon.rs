@@ -22,7 +22,7 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
         config.source(),
         config.out_dir.display()
     );
-    let mut generator = Generator::new(Arc::clone(&config))?;
+    let mut generator = Generator::new(Arc::clone(&config));
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     tokio::pin!(shutdown);
@@ -51,7 +51,7 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
 
 /// One cycle for `cortex-status build`: waits for every probe up to its own timeout.
 pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snapshot> {
-    let mut generator = Generator::new(Arc::clone(&config))?;
+    let mut generator = Generator::new(Arc::clone(&config));
     let longest = config
         .services
         .iter()

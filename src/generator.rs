@@ -1,5 +1,5 @@
-//! One cycle of the generator: sample the host and probe the services (at the same time), make
-//! the snapshot, render it, publish it.
+//! One cycle of the generator: probe the services, sample the host, make the snapshot, render
+//! it, publish it.
 //!
 //! The generator owns everything that lives from cycle to cycle: the prober (with its keep-alive
 //! connections and in-flight probes), the host sampler, the compiled templates, the recent status
@@ -70,10 +70,10 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(config: Arc<Config>) -> anyhow::Result<Generator> {
+    pub fn new(config: Arc<Config>) -> Generator {
         // Template problems are reported by the first cycle, in `errors` and the log.
         let site = Site::load(&config).map(Arc::new);
-        Ok(Generator {
+        Generator {
             prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
                 .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
@@ -85,7 +85,7 @@ impl Generator {
             last_status: HashMap::new(),
             incidents: VecDeque::new(),
             config,
-        })
+        }
     }
 
     /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
@@ -95,8 +95,9 @@ impl Generator {
     /// one per step: each hand-off is two thread wake-ups, and the budget is 1 ms a cycle.
     pub async fn cycle(&mut self, deadline: Instant) -> CycleReport {
         self.prober.cycle(deadline).await;
-        let services = self.services(Utc::now());
-        self.note_changes(&services, Utc::now());
+        let now = Utc::now();
+        let services = self.services(now);
+        self.note_changes(&services, now);
         let incidents: Vec<Incident> = self.incidents.iter().cloned().collect();
         let sampler = self.host.take();
         let site = self.site.clone();

@@ -251,6 +251,20 @@ impl Config {
         };
 
         let raw_host = raw.host.unwrap_or_default();
+        if let Some(bad) = raw_host
+            .disks
+            .iter()
+            .flatten()
+            .find(|d| !d.starts_with('/'))
+        {
+            return Err(err(
+                None,
+                "host.disks".into(),
+                format!(
+                    "{bad:?} is not a mount point; write it as an absolute path like \"/data\""
+                ),
+            ));
+        }
         let public = raw_host
             .public
             .unwrap_or_else(|| vec![HostFigure::Load, HostFigure::Memory, HostFigure::Disks]);

@@ -310,3 +310,10 @@ fn slugify_makes_url_safe_names() {
     assert_eq!(slugify("Ünïcode"), "n-code");
     assert_eq!(slugify("!!!"), "");
 }
+
+#[test]
+fn disks_are_mount_points() {
+    let e = parse_err("[host]\ndisks = [\"/\", \"data\"]\n");
+    assert_eq!(e.key, "host.disks");
+    assert!(e.message.contains("\"data\""), "{e}");
+}
