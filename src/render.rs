@@ -53,9 +53,10 @@ pub fn page(tera: &Tera, name: &str, ctx: &Context) -> Result<String, String> {
         .map_err(|e| format!("template {name}: {}", crate::templates::chain(&e)))
 }
 
-/// `status.json`: the snapshot, pretty enough to read with `curl`, small enough to poll.
+/// `status.json`: the snapshot, compact. Browsers poll it every few seconds, so bytes count
+/// (pretty printing made it a third larger and cost more to write); `jq .` makes it readable.
 pub fn json(snapshot: &Snapshot) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(snapshot).expect("a snapshot always serialises");
+    let mut out = serde_json::to_vec(snapshot).expect("a snapshot always serialises");
     out.push(b'\n');
     out
 }
