@@ -7,6 +7,7 @@
 use crate::config::Config;
 use crate::generator::Generator;
 use crate::server::{Health, Server};
+use crate::tasks::TaskApi;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -15,7 +16,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     let public_dir = config.api.serve_public.then(|| config.out_dir.clone());
-    let server = Server::start(config.api.listen, public_dir, Arc::clone(&health))?;
+    let task_api = Arc::new(TaskApi::new(&config, tokio::runtime::Handle::current()));
+    let server = Server::start(config.api.listen, public_dir, Arc::clone(&health), task_api)?;
     tracing::info!(
         "serving http://{}/ (config: {}, output: {})",
         server.addr,

@@ -17,6 +17,7 @@ pub mod publish;
 pub mod render;
 pub mod server;
 pub mod snapshot;
+pub mod tasks;
 pub mod templates;
 
 use cli::{Cli, Command};

@@ -5,6 +5,7 @@
 //! cycle. Every answer under `/api/` is JSON, errors included (`{"error": "…"}`).
 
 use crate::preview;
+use crate::tasks::{self, TaskApi};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -54,6 +55,7 @@ impl Server {
         listen: SocketAddr,
         public_dir: Option<PathBuf>,
         health: Arc<Health>,
+        tasks: Arc<TaskApi>,
     ) -> anyhow::Result<Server> {
         let inner = tiny_http::Server::http(listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -67,7 +69,7 @@ impl Server {
             .name("http".into())
             .spawn(move || {
                 for request in serving.incoming_requests() {
-                    handle(request, public_dir.as_deref(), &health);
+                    handle(request, public_dir.as_deref(), &health, &tasks);
                 }
             })?;
         Ok(Server {
@@ -86,10 +88,20 @@ impl Server {
     }
 }
 
-fn handle(request: Request, public_dir: Option<&std::path::Path>, health: &Health) {
+fn handle(
+    request: Request,
+    public_dir: Option<&std::path::Path>,
+    health: &Health,
+    task_api: &Arc<TaskApi>,
+) {
     let url = request.url().to_string();
     let path = url.split('?').next().unwrap_or("");
     let method = request.method().clone();
+    if tasks::is_task_path(path) {
+        // Answered on a thread of its own: Symbiont may be slow, this thread must not be.
+        task_api.dispatch(request);
+        return;
+    }
     if path == "/api" || path.starts_with("/api/") {
         let (status, body) = match (path, &method) {
             ("/api/health", Method::Get | Method::Head) => (200, health.to_json()),

@@ -112,6 +112,8 @@ pub struct TasksConfig {
     pub symbiont_url: Option<Url>,
     pub submit_path: String,
     pub progress_path: String,
+    pub timeout: Duration,
+    pub terminal_statuses: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +121,8 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     pub serve_public: bool,
     pub allowed_origins: Vec<Url>,
+    /// Addresses whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The two secrets. They come only from the environment (or files it names), never from the
@@ -334,7 +338,23 @@ impl Config {
             progress_path: raw_tasks
                 .progress_path
                 .unwrap_or_else(|| "/task/{id}".into()),
+            timeout: raw_tasks.timeout.map_or(Duration::from_secs(10), |d| d.0),
+            terminal_statuses: raw_tasks
+                .terminal_statuses
+                .unwrap_or_else(|| vec!["completed".into(), "failed".into()]),
         };
+        for (key, path) in [
+            ("submit_path", &tasks.submit_path),
+            ("progress_path", &tasks.progress_path),
+        ] {
+            if !path.starts_with('/') {
+                return Err(err(
+                    None,
+                    format!("tasks.{key}"),
+                    format!("{path:?} must start with /"),
+                ));
+            }
+        }
         if !tasks.progress_path.contains("{id}") {
             return Err(err(
                 None,
@@ -357,7 +377,21 @@ impl Config {
                 ),
             )
         })?;
+        let mut trusted_proxies = Vec::new();
+        for p in raw_api
+            .trusted_proxies
+            .unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()])
+        {
+            trusted_proxies.push(p.parse().map_err(|_| {
+                err(
+                    None,
+                    "api.trusted_proxies".into(),
+                    format!("expected an IP address like \"127.0.0.1\", found {p:?}"),
+                )
+            })?);
+        }
         let api = ApiConfig {
+            trusted_proxies,
             listen,
             serve_public: raw_api.serve_public.unwrap_or(true),
             allowed_origins: raw_api

@@ -80,6 +80,10 @@ pub struct RawTasks {
     pub symbiont_url: Option<HttpUrl>,
     pub submit_path: Option<String>,
     pub progress_path: Option<String>,
+    /// How long to wait for Symbiont (default 10s).
+    pub timeout: Option<Dur>,
+    /// Task statuses after which the form stops polling (default completed, failed).
+    pub terminal_statuses: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +92,8 @@ pub struct RawApi {
     pub listen: Option<String>,
     pub serve_public: Option<bool>,
     pub allowed_origins: Option<Vec<HttpUrl>>,
+    /// Peers whose `X-Forwarded-For` is believed (default: loopback, where Caddy sits).
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// A duration written as text: "5s", "250ms", "1m 30s".

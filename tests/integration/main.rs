@@ -8,3 +8,4 @@ mod cli;
 mod daemon;
 mod preview;
 mod probes;
+mod tasks;

@@ -1,0 +1,157 @@
+//! A fake Symbiont API on loopback: real HTTP, records every request, answers as told.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// `POST /task` → 200 `{"task_id": "t-N"}`; `GET /task/ID` → 200 progress.
+    Normal,
+    /// Every request gets this status and body (JSON content type).
+    Status(u16, &'static str),
+    /// 200 with a text body where JSON was expected.
+    Text,
+    /// Normal, after a delay.
+    Slow(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct FakeSymbiont {
+    pub addr: SocketAddr,
+    mode: Arc<Mutex<Mode>>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl FakeSymbiont {
+    pub fn start() -> FakeSymbiont {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mode = Arc::new(Mutex::new(Mode::Normal));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (m, r) = (Arc::clone(&mode), Arc::clone(&received));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (m, r) = (Arc::clone(&m), Arc::clone(&r));
+                std::thread::spawn(move || serve(stream, &m, &r));
+            }
+        });
+        FakeSymbiont {
+            addr,
+            mode,
+            received,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn serve(mut stream: TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<Received>>) {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let target = first.next().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0usize);
+    let mut body = vec![0u8; length];
+    if stream.read_exact(&mut body).is_err() {
+        return;
+    }
+    let n = {
+        let mut r = received.lock().unwrap();
+        r.push(Received {
+            method: method.clone(),
+            target: target.clone(),
+            headers,
+            body,
+        });
+        r.len()
+    };
+    let mode = mode.lock().unwrap().clone();
+    let (status, content_type, body) = match mode {
+        Mode::Status(status, body) => (status, "application/json", body.to_string()),
+        Mode::Text => (
+            200,
+            "text/plain",
+            "Internal error, please retry\n".to_string(),
+        ),
+        Mode::Slow(d) => {
+            std::thread::sleep(d);
+            normal(&method, &target, n)
+        }
+        Mode::Normal => normal(&method, &target, n),
+    };
+    let response = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+}
+
+fn normal(method: &str, target: &str, n: usize) -> (u16, &'static str, String) {
+    if method == "POST" {
+        (
+            200,
+            "application/json",
+            format!("{{\"task_id\": \"t-{n}\"}}"),
+        )
+    } else {
+        let id = target.rsplit('/').next().unwrap_or("");
+        let status = if id.ends_with("done") {
+            "completed"
+        } else {
+            "running"
+        };
+        (
+            200,
+            "application/json",
+            format!(
+                "{{\"status\": \"{status}\", \"progress\": 0.5, \"result\": \"ok\", \"id_seen\": \"{id}\"}}"
+            ),
+        )
+    }
+}
