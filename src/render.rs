@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use tera::{Context, Tera};
 
 /// Templates that become files in `out_dir`; the rest are partials (layouts, macros).
-pub const PAGES: &[&str] = &["index.html"];
+pub const PAGES: &[&str] = &["index.html", "tasks.html"];
 
 /// What templates see as `site`.
 #[derive(Debug, Clone, Serialize)]
@@ -21,6 +21,8 @@ pub struct SiteInfo {
     /// With a trailing `/`, or empty when `public_url` is not set (links stay relative).
     pub public_url: String,
     pub version: &'static str,
+    /// Task statuses after which the task form stops polling.
+    pub terminal_statuses: Vec<String>,
 }
 
 impl SiteInfo {
@@ -36,6 +38,7 @@ impl SiteInfo {
                 })
                 .unwrap_or_default(),
             version: env!("CARGO_PKG_VERSION"),
+            terminal_statuses: config.tasks.terminal_statuses.clone(),
         }
     }
 }
@@ -251,6 +254,7 @@ mod tests {
             title: "Cortex <Status>".into(),
             public_url: String::new(),
             version: "0",
+            terminal_statuses: vec!["completed".into(), "failed".into()],
         };
         page(&tera, "index.html", &context(snapshot, &site).unwrap()).unwrap()
     }
@@ -280,6 +284,39 @@ mod tests {
         assert!(html.contains("3.0 GiB of 24 GiB"));
         assert!(html.contains("<meter"));
         assert!(html.contains("1d 10h"), "uptime in words");
+    }
+
+    #[test]
+    fn the_task_form_has_its_parts_and_no_refresh() {
+        let tera = TemplateSet::load(None).unwrap().compile().unwrap();
+        let site = SiteInfo {
+            title: "T".into(),
+            public_url: String::new(),
+            version: "0",
+            terminal_statuses: vec!["completed".into(), "failed".into()],
+        };
+        let html = page(
+            &tera,
+            "tasks.html",
+            &context(&example_snapshot(), &site).unwrap(),
+        )
+        .unwrap();
+        for part in [
+            "id=\"task-form\"",
+            "type=\"password\" id=\"password\"",
+            "id=\"prompt\"",
+            "type=\"submit\" id=\"submit\"",
+            "id=\"form-error\" class=\"form-error\" role=\"alert\"",
+            "data-terminal=\"completed failed\"",
+            "assets/tasks.js",
+        ] {
+            assert!(html.contains(part), "tasks.html lacks {part}");
+        }
+        assert!(
+            !html.contains("http-equiv=\"refresh\""),
+            "a refresh would lose what was typed"
+        );
+        assert!(!html.contains("<script>"), "no inline script");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("index.html", include_str!("../templates/index.html")),
+    ("tasks.html", include_str!("../templates/tasks.html")),
     (
         "assets/style.css",
         include_str!("../templates/assets/style.css"),
@@ -25,6 +26,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "assets/favicon.svg",
         include_str!("../templates/assets/favicon.svg"),
+    ),
+    (
+        "assets/tasks.js",
+        include_str!("../templates/assets/tasks.js"),
     ),
 ];
 

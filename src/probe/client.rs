@@ -401,14 +401,28 @@ impl Reader<'_> {
                 return Err(Error::Protocol("the response head is too large".into()));
             }
             let started = self.buf.len() > self.pos;
-            if self.more().await? == 0 {
-                return if started {
-                    Err(Error::Protocol(
+            match self.more().await {
+                Ok(0) if started => {
+                    return Err(Error::Protocol(
                         "the connection closed in the middle of the head".into(),
-                    ))
-                } else {
-                    Ok(None)
-                };
+                    ));
+                }
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                // A kept connection the server has closed answers with a reset rather than an
+                // end of file when our request reached it after the close: stale, not broken.
+                Err(Error::Io(e))
+                    if !started
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionReset
+                                | std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::BrokenPipe
+                        ) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
             }
         }
     }
