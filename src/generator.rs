@@ -289,9 +289,12 @@ fn write_outputs(
             match render::context(snapshot, site_info) {
                 Err(e) => fail(snapshot, format!("template context: {e}")),
                 Ok(ctx) => {
+                    // Written only when their bytes change: the status page changes every cycle,
+                    // the form page hardly ever, and an unchanged file is not worth a new inode.
                     for name in render::PAGES {
                         let written = site.render(name, &ctx).and_then(|html| {
-                            publish::write(out_dir, name, html.as_bytes())
+                            publish::write_if_changed(out_dir, name, html.as_bytes())
+                                .map(drop)
                                 .map_err(|e| format!("{e:#}"))
                         });
                         if let Err(e) = written {
