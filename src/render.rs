@@ -18,7 +18,8 @@ pub const PAGES: &[&str] = &["index.html", "tasks.html"];
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteInfo {
     pub title: String,
-    /// With a trailing `/`, or empty when `public_url` is not set (links stay relative).
+    /// With a trailing `/`, or empty when `public_url` is not set. For absolute links (feeds,
+    /// badges); the pages themselves link relatively, so a preview never calls production.
     pub public_url: String,
     pub version: &'static str,
     /// Task statuses after which the task form stops polling.

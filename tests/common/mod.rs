@@ -3,6 +3,7 @@
 //! written (no normalisation of `..`).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod peer;
 pub mod symbiont;
 

@@ -1,5 +1,6 @@
 //! A fake Symbiont API on loopback: real HTTP, records every request, answers as told.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -7,7 +8,9 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub enum Mode {
-    /// `POST /task` → 200 `{"task_id": "t-N"}`; `GET /task/ID` → 200 progress.
+    /// `POST /task` → 200 `{"task_id": "t-N"}`; `GET /task/ID` → 200 progress: "completed"
+    /// at once when ID ends with "done", else "running" (progress 0.5) for the first 2 GETs of
+    /// that ID and "completed" (progress 1.0, result "all done") from the 3rd on.
     Normal,
     /// Every request gets this status and body (JSON content type).
     Status(u16, &'static str),
@@ -40,17 +43,21 @@ pub struct FakeSymbiont {
     received: Arc<Mutex<Vec<Received>>>,
 }
 
+/// How many `GET /task/ID` each ID has had, in the modes that answer normally.
+type Polls = Mutex<HashMap<String, usize>>;
+
 impl FakeSymbiont {
     pub fn start() -> FakeSymbiont {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mode = Arc::new(Mutex::new(Mode::Normal));
         let received = Arc::new(Mutex::new(Vec::new()));
+        let polls: Arc<Polls> = Arc::default();
         let (m, r) = (Arc::clone(&mode), Arc::clone(&received));
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let (m, r) = (Arc::clone(&m), Arc::clone(&r));
-                std::thread::spawn(move || serve(stream, &m, &r));
+                let (m, r, p) = (Arc::clone(&m), Arc::clone(&r), Arc::clone(&polls));
+                std::thread::spawn(move || serve(stream, &m, &r, &p));
             }
         });
         FakeSymbiont {
@@ -73,7 +80,12 @@ impl FakeSymbiont {
     }
 }
 
-fn serve(mut stream: TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<Received>>) {
+fn serve(
+    mut stream: TcpStream,
+    mode: &Mutex<Mode>,
+    received: &Mutex<Vec<Received>>,
+    polls: &Polls,
+) {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut head = Vec::new();
     let mut byte = [0u8];
@@ -121,9 +133,9 @@ fn serve(mut stream: TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<Receive
         ),
         Mode::Slow(d) => {
             std::thread::sleep(d);
-            normal(&method, &target, n)
+            normal(&method, &target, n, polls)
         }
-        Mode::Normal => normal(&method, &target, n),
+        Mode::Normal => normal(&method, &target, n, polls),
     };
     let response = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -132,7 +144,7 @@ fn serve(mut stream: TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<Receive
     let _ = stream.write_all(response.as_bytes());
 }
 
-fn normal(method: &str, target: &str, n: usize) -> (u16, &'static str, String) {
+fn normal(method: &str, target: &str, n: usize, polls: &Polls) -> (u16, &'static str, String) {
     if method == "POST" {
         (
             200,
@@ -141,17 +153,25 @@ fn normal(method: &str, target: &str, n: usize) -> (u16, &'static str, String) {
         )
     } else {
         let id = target.rsplit('/').next().unwrap_or("");
-        let status = if id.ends_with("done") {
-            "completed"
-        } else {
-            "running"
-        };
-        (
-            200,
-            "application/json",
+        let body = if id.ends_with("done") {
             format!(
-                "{{\"status\": \"{status}\", \"progress\": 0.5, \"result\": \"ok\", \"id_seen\": \"{id}\"}}"
-            ),
-        )
+                "{{\"status\": \"completed\", \"progress\": 0.5, \"result\": \"ok\", \"id_seen\": \"{id}\"}}"
+            )
+        } else {
+            let seen = {
+                let mut polls = polls.lock().unwrap();
+                let count = polls.entry(id.to_string()).or_default();
+                *count += 1;
+                *count
+            };
+            if seen <= 2 {
+                format!("{{\"status\": \"running\", \"progress\": 0.5, \"id_seen\": \"{id}\"}}")
+            } else {
+                format!(
+                    "{{\"status\": \"completed\", \"progress\": 1.0, \"result\": \"all done\", \"id_seen\": \"{id}\"}}"
+                )
+            }
+        };
+        (200, "application/json", body)
     }
 }
