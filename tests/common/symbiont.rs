@@ -18,6 +18,8 @@ pub enum Mode {
     Text,
     /// Normal, after a delay.
     Slow(Duration),
+    /// Bytes that are not HTTP at all.
+    Garbage,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +127,10 @@ fn serve(
     };
     let mode = mode.lock().unwrap().clone();
     let (status, content_type, body) = match mode {
+        Mode::Garbage => {
+            let _ = stream.write_all(b"\x00\x01 this is not HTTP \xff\r\n\r\n");
+            return;
+        }
         Mode::Status(status, body) => (status, "application/json", body.to_string()),
         Mode::Text => (
             200,

@@ -325,6 +325,11 @@ fn symbiont_failures_are_relayed_not_swallowed() {
             .unwrap()
             .contains("not a JSON object")
     );
+    s.symbiont.set(Mode::Garbage);
+    let r = submit(&s, &headers, body);
+    assert_eq!(r.status, 502);
+    let error = json_of(&r)["error"].as_str().unwrap().to_string();
+    assert!(error.contains("not a valid HTTP response"), "{error}");
     s.symbiont.set(Mode::Slow(Duration::from_secs(3)));
     let r = submit(&s, &headers, body);
     assert_eq!(r.status, 504);
