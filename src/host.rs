@@ -34,15 +34,9 @@ impl HostSampler {
             cpu_count,
         };
         if sampler.config.public.disks {
-            sampler.relist_disks();
+            relist(&mut sampler.disks);
         }
         Ok(sampler)
-    }
-
-    /// Reads the mount table and keeps the disks the config asks for.
-    fn relist_disks(&mut self) {
-        self.disks
-            .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
     }
 
     /// One reading of the host. Problems (a configured disk that is not mounted) come back as
@@ -98,11 +92,12 @@ impl HostSampler {
     }
 
     fn sample_disks(&mut self, errors: &mut Vec<String>) -> Vec<Disk> {
-        let wanted = self.config.disks.clone();
+        // Borrowed field by field (not through `&mut self`), so the filter is not copied each cycle.
+        let wanted = self.config.disks.as_deref();
         // A configured mount that is missing may have been mounted since the last listing: look
         // again before reporting it. Otherwise refresh only the usage of the disks we know.
         let missing = |disks: &Disks| {
-            wanted.as_ref().is_some_and(|w| {
+            wanted.is_some_and(|w| {
                 w.iter().any(|m| {
                     !disks
                         .iter()
@@ -111,7 +106,7 @@ impl HostSampler {
             })
         };
         if missing(&self.disks) {
-            self.relist_disks();
+            relist(&mut self.disks);
         } else {
             for disk in self.disks.iter_mut() {
                 disk.refresh_specifics(DiskRefreshKind::nothing().with_storage());
@@ -121,7 +116,7 @@ impl HostSampler {
         let mut out: Vec<Disk> = Vec::new();
         for disk in self.disks.iter() {
             let mount = disk.mount_point().to_string_lossy().into_owned();
-            let keep = match &wanted {
+            let keep = match wanted {
                 Some(w) => w.contains(&mount),
                 None => disk.total_space() > 0,
             };
@@ -138,7 +133,7 @@ impl HostSampler {
                 used_ratio: ratio(used, total),
             });
         }
-        if let Some(w) = &wanted {
+        if let Some(w) = wanted {
             for m in w {
                 if !out.iter().any(|d| &d.mount == m) {
                     errors.push(format!("disk {m}: not mounted, or not readable"));
@@ -151,6 +146,11 @@ impl HostSampler {
         }
         out
     }
+}
+
+/// Reads the mount table again, with each disk's usage.
+fn relist(disks: &mut Disks) {
+    disks.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {

@@ -151,11 +151,15 @@ fn respond(request: Request, response: Response<Box<dyn std::io::Read + Send>>) 
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
+pub(crate) fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 
-fn json_response(status: u16, body: &serde_json::Value) -> Response<Box<dyn std::io::Read + Send>> {
+/// Every `/api/` answer: JSON, never cached.
+pub(crate) fn json_response(
+    status: u16,
+    body: &serde_json::Value,
+) -> Response<Box<dyn std::io::Read + Send>> {
     let mut bytes = serde_json::to_vec(body).expect("JSON value serialises");
     bytes.push(b'\n');
     Response::from_data(bytes)

@@ -182,7 +182,7 @@ impl Config {
     /// Parses config text as if read from `path` (used for messages and relative paths).
     pub fn parse(text: &str, path: &Path, env: &Env) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let line_of = |offset: usize| line_at(text, offset);
         let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
             file: file.clone(),
             line: e.span().map(|s| line_of(s.start)),
@@ -216,7 +216,7 @@ impl Config {
         let file = path.map_or("(embedded default)".to_string(), |p| {
             p.display().to_string()
         });
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let line_of = |offset: usize| line_at(text, offset);
         let err = |line: Option<usize>, key: String, message: String| ConfigError {
             file: file.clone(),
             line,
@@ -460,6 +460,11 @@ impl Config {
             .as_ref()
             .map_or("(embedded default)".into(), |p| p.display().to_string())
     }
+}
+
+/// The 1-based line of a byte offset in the config text.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// Checks one `[[service]]` table. Errors are `(key suffix, message)`; the caller adds

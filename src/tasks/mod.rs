@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use symbiont::Symbiont;
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{Method, Request};
 use url::Url;
 
 /// A request body larger than this is refused unread.
@@ -302,14 +302,9 @@ fn respond(request: Request, answer: Result<(u16, Value), ApiError>) {
             (e.status(), e.body(), retry)
         }
     };
-    let mut bytes = serde_json::to_vec(&body).expect("JSON");
-    bytes.push(b'\n');
-    let mut response = Response::from_data(bytes)
-        .with_status_code(StatusCode(status))
-        .with_header(Header::from_bytes("Content-Type", "application/json").expect("valid"))
-        .with_header(Header::from_bytes("Cache-Control", "no-store").expect("valid"));
+    let mut response = crate::server::json_response(status, &body);
     if let Some(seconds) = retry_after {
-        response.add_header(Header::from_bytes("Retry-After", seconds.to_string()).expect("valid"));
+        response.add_header(crate::server::header("Retry-After", &seconds.to_string()));
     }
     if let Err(e) = request.respond(response) {
         tracing::debug!("task response not delivered: {e}");
