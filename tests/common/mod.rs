@@ -305,6 +305,21 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Reads a request head (up to the blank line) from a peer's connection, with a 10 s limit;
+/// `None` if the client went away first. For the test peers that answer on raw sockets.
+pub fn read_head(stream: &mut TcpStream) -> Option<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
 /// Names of the files in `dir` (not recursive).
 pub fn names_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

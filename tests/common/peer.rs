@@ -2,7 +2,7 @@
 //! speaking HTTP at all. Each connection is answered on its own thread and closed after one
 //! response, so a slow answer never holds up another.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -101,14 +101,8 @@ pub fn closed_port() -> SocketAddr {
 }
 
 fn serve(mut stream: TcpStream, behaviour: &Mutex<Behaviour>, hits: &AtomicUsize) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
+    if super::read_head(&mut stream).is_none() {
+        return;
     }
     hits.fetch_add(1, Ordering::SeqCst);
     let behaviour = behaviour.lock().unwrap().clone();

@@ -77,6 +77,26 @@ impl FakeSymbiont {
         *self.mode.lock().unwrap() = mode;
     }
 
+    /// Starts the daemon with its task endpoint pointed here. `top` holds top-level config keys;
+    /// `timeout` is how long the endpoint waits for Symbiont.
+    pub fn daemon(
+        &self,
+        top: &str,
+        timeout: &str,
+        password: &str,
+        token: &str,
+    ) -> (super::Site, super::Daemon) {
+        let site = super::Site::new(&format!(
+            "{top}\n[tasks]\nsymbiont_url = \"{}\"\ntimeout = \"{timeout}\"\n",
+            self.url()
+        ));
+        let mut cmd = site.command(&["run"]);
+        cmd.env("STATUS_TASK_PASSWORD", password)
+            .env("SYMBIONT_TOKEN", token);
+        let daemon = site.start_with(cmd);
+        (site, daemon)
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
@@ -88,16 +108,9 @@ fn serve(
     received: &Mutex<Vec<Received>>,
     polls: &Polls,
 ) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
+    let Some(head) = super::read_head(&mut stream) else {
+        return;
+    };
     let mut lines = head.split("\r\n");
     let mut first = lines.next().unwrap_or("").split(' ');
     let method = first.next().unwrap_or("").to_string();

@@ -28,14 +28,8 @@ impl Setup {
 /// browser.
 async fn setup() -> Setup {
     let symbiont = FakeSymbiont::start();
-    let site = Site::new(&format!(
-        "title = \"{TITLE}\"\ninterval = \"1s\"\n[tasks]\nsymbiont_url = \"{}\"\ntimeout = \"2s\"\n",
-        symbiont.url()
-    ));
-    let mut cmd = site.command(&["run"]);
-    cmd.env("STATUS_TASK_PASSWORD", PASSWORD)
-        .env("SYMBIONT_TOKEN", TOKEN);
-    let daemon = site.start_with(cmd);
+    let top = format!("title = \"{TITLE}\"\ninterval = \"1s\"");
+    let (site, daemon) = symbiont.daemon(&top, "2s", PASSWORD, TOKEN);
     let browser = Browser::start().await;
     daemon.wait_for_cycles(1, Duration::from_secs(20));
     Setup {

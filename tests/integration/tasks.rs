@@ -17,14 +17,8 @@ struct Setup {
 /// The daemon with tasks configured; `timeout` is how long it waits for Symbiont.
 fn setup_with(timeout: &str) -> Setup {
     let symbiont = FakeSymbiont::start();
-    let site = Site::new(&format!(
-        "interval = \"1s\"\npublic_url = \"https://status.example.net\"\n[tasks]\nsymbiont_url = \"{}\"\ntimeout = \"{timeout}\"\n",
-        symbiont.url()
-    ));
-    let mut cmd = site.command(&["run"]);
-    cmd.env("STATUS_TASK_PASSWORD", PASSWORD)
-        .env("SYMBIONT_TOKEN", TOKEN);
-    let daemon = site.start_with(cmd);
+    let top = "interval = \"1s\"\npublic_url = \"https://status.example.net\"";
+    let (site, daemon) = symbiont.daemon(top, timeout, PASSWORD, TOKEN);
     Setup {
         site,
         daemon,
@@ -38,6 +32,18 @@ fn setup() -> Setup {
 
 fn submit(s: &Setup, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     request(s.daemon.addr(), "POST", "/api/tasks", headers, body)
+}
+
+/// An authorised JSON submission, as the form sends it.
+fn post_json(addr: std::net::SocketAddr, body: &[u8]) -> Reply {
+    let a = auth();
+    request(
+        addr,
+        "POST",
+        "/api/tasks",
+        &[("Authorization", &a), ("Content-Type", "application/json")],
+        body,
+    )
 }
 
 fn auth() -> String {
@@ -345,14 +351,7 @@ fn an_unreachable_symbiont_or_a_missing_password_say_so() {
     let mut cmd = site.command(&["run"]);
     cmd.env("STATUS_TASK_PASSWORD", PASSWORD);
     let daemon = site.start_with(cmd);
-    let a = auth();
-    let r = request(
-        daemon.addr(),
-        "POST",
-        "/api/tasks",
-        &[("Authorization", &a), ("Content-Type", "application/json")],
-        br#"{"prompt":"x"}"#,
-    );
+    let r = post_json(daemon.addr(), br#"{"prompt":"x"}"#);
     assert_eq!(r.status, 502);
     assert!(
         json_of(&r)["error"]
@@ -363,13 +362,7 @@ fn an_unreachable_symbiont_or_a_missing_password_say_so() {
 
     let site = Site::new("interval = \"1s\"\n");
     let daemon = site.start();
-    let r = request(
-        daemon.addr(),
-        "POST",
-        "/api/tasks",
-        &[("Authorization", &a), ("Content-Type", "application/json")],
-        br#"{"prompt":"x"}"#,
-    );
+    let r = post_json(daemon.addr(), br#"{"prompt":"x"}"#);
     assert_eq!(r.status, 503);
     assert!(
         json_of(&r)["error"]
@@ -458,16 +451,8 @@ fn fifty_concurrent_submissions_are_each_forwarded_once() {
     let threads: Vec<_> = (0..50)
         .map(|i| {
             std::thread::spawn(move || {
-                let a = auth();
                 let body = serde_json::to_vec(&json!({ "prompt": format!("prompt {i}") })).unwrap();
-                request(
-                    addr,
-                    "POST",
-                    "/api/tasks",
-                    &[("Authorization", &a), ("Content-Type", "application/json")],
-                    &body,
-                )
-                .status
+                post_json(addr, &body).status
             })
         })
         .collect();
@@ -493,7 +478,6 @@ fn fifty_concurrent_submissions_are_each_forwarded_once() {
 #[test]
 fn the_rate_limit_holds_per_address() {
     let s = setup();
-    let a = auth();
     let body = br#"{"prompt": "hi"}"#;
     // The test connects from loopback, a trusted proxy: X-Forwarded-For names the client.
     let from = |ip: &'static str, password: &str| {
@@ -526,7 +510,6 @@ fn the_rate_limit_holds_per_address() {
         202,
         "another address still works"
     );
-    let _ = a;
 }
 
 #[test]
@@ -535,19 +518,7 @@ fn health_answers_while_requests_wait_on_a_slow_symbiont() {
     s.symbiont.set(Mode::Slow(Duration::from_secs(3)));
     let addr = s.daemon.addr();
     let waiting: Vec<_> = (0..20)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let a = auth();
-                request(
-                    addr,
-                    "POST",
-                    "/api/tasks",
-                    &[("Authorization", &a), ("Content-Type", "application/json")],
-                    br#"{"prompt":"slow"}"#,
-                )
-                .status
-            })
-        })
+        .map(|_| std::thread::spawn(move || post_json(addr, br#"{"prompt":"slow"}"#).status))
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let start = Instant::now();
