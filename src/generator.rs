@@ -125,6 +125,7 @@ impl Generator {
                 host,
                 services,
                 incidents,
+                maintenance: Vec::new(),
                 errors,
             };
             let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
@@ -154,6 +155,7 @@ impl Generator {
                         host: Host::default(),
                         services: Vec::new(),
                         incidents: Vec::new(),
+                        maintenance: Vec::new(),
                         errors: vec![format!("the cycle failed: {e}")],
                     },
                     published: false,
@@ -192,6 +194,8 @@ impl Generator {
                         error: Some("first check still running".into()),
                         uptime: Uptime::default(),
                         details: Default::default(),
+                        days: Vec::new(),
+                        latency_24h: Vec::new(),
                     },
                 };
                 let window = self
@@ -235,6 +239,8 @@ impl Generator {
                         to: s.status,
                         at: now,
                         error: s.error.clone(),
+                        end: None,
+                        duration_seconds: 0,
                     });
                     self.incidents.truncate(RECENT_INCIDENTS);
                 }
@@ -255,6 +261,8 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
         error: o.error.clone(),
         uptime: Uptime::default(),
         details: o.details.clone(),
+        days: Vec::new(),
+        latency_24h: Vec::new(),
     }
 }
 

@@ -180,8 +180,22 @@ pub fn example_snapshot() -> Snapshot {
             day: Some(1.0),
             week: Some(0.999),
             month: Some(0.998),
+            quarter: Some(0.9975),
+            year: None,
         },
         details: serde_json::Map::new(),
+        // A strip with every kind of day: no data yet, perfect, a bad day, one in between.
+        days: (0..DAYS)
+            .map(|i| match i {
+                0..30 => None,
+                60 => Some(0.75),
+                70 => Some(0.9991),
+                _ => Some(1.0),
+            })
+            .collect(),
+        latency_24h: (0..LATENCY_SLOTS)
+            .map(|i| (i % 10 != 3).then(|| 2.0 + (i % 7) as f64 * 0.5))
+            .collect(),
     };
     let services = vec![
         service("Symbiont API", Status::Up, Some(3.2), None),
@@ -233,13 +247,42 @@ pub fn example_snapshot() -> Snapshot {
             }]),
         },
         services,
-        incidents: vec![Incident {
-            service: "database".into(),
-            from: Status::Up,
-            to: Status::Down,
-            at,
-            error: Some("cannot connect".into()),
-        }],
+        incidents: vec![
+            Incident {
+                service: "database".into(),
+                from: Status::Up,
+                to: Status::Down,
+                at,
+                error: Some("cannot connect".into()),
+                end: None,
+                duration_seconds: 0,
+            },
+            Incident {
+                service: "web-shop".into(),
+                from: Status::Down,
+                to: Status::Up,
+                at: at - chrono::Duration::hours(3),
+                error: None,
+                end: Some(at - chrono::Duration::hours(2)),
+                duration_seconds: 3_600,
+            },
+        ],
+        maintenance: vec![
+            MaintenanceWindow {
+                services: vec!["mail".into()],
+                start: at - chrono::Duration::minutes(30),
+                end: at + chrono::Duration::minutes(30),
+                message: Some("upgrade".into()),
+                active: true,
+            },
+            MaintenanceWindow {
+                services: vec!["symbiont-api".into(), "database".into()],
+                start: at + chrono::Duration::days(7),
+                end: at + chrono::Duration::days(7) + chrono::Duration::hours(1),
+                message: Some("Database <upgrade>".into()),
+                active: false,
+            },
+        ],
         errors: vec!["disk /data: not mounted, or not readable".into()],
     }
 }

@@ -83,7 +83,13 @@ pub struct Snapshot {
     pub overall: Status,
     pub host: Host,
     pub services: Vec<Service>,
+    /// Recent status changes, newest first, from the history in `state_dir` (so they survive a
+    /// restart).
     pub incidents: Vec<Incident>,
+    /// `[[maintenance]]` windows that are running or still to come, soonest first; past ones are
+    /// left out.
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceWindow>,
     /// What went wrong in this cycle that is not a service's status: a template that failed to
     /// render, a disk that could not be read, a file that could not be written.
     pub errors: Vec<String>,
@@ -150,11 +156,28 @@ pub struct Service {
     pub uptime: Uptime,
     /// Extra facts the check found: an HTTP service's JSON scalars, a feed's services.
     pub details: Map<String, Value>,
+    /// The last [`DAYS`] UTC days, oldest first, today last: the share of that day's checks
+    /// that were available (see [`Uptime`]), `null` for a day with no counted check (no
+    /// history yet, or maintenance all day). The page draws it as the bar strip.
+    #[serde(default)]
+    pub days: Vec<Option<f64>>,
+    /// Average latency in ms for each [`LATENCY_SLOTS`]th of the last 24 hours, oldest first,
+    /// `null` where no check answered. The page draws it as the sparkline.
+    #[serde(default)]
+    pub latency_24h: Vec<Option<f64>>,
 }
 
-/// Share of checks that were up (maintenance excluded) per window; `null` where no history
-/// covers the window yet.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+/// How many days the bar strip (`Service::days`) covers.
+pub const DAYS: usize = 90;
+/// How many points the 24-hour sparkline (`Service::latency_24h`) has: one per 15 minutes.
+pub const LATENCY_SLOTS: usize = 96;
+
+/// Availability per window: the share of checks that found the service `up` or `degraded`
+/// (it answered) among those that found it `up`, `degraded` or `down`. Checks in maintenance and
+/// `unknown` ones (we could not tell) are not counted either way. `null` where no counted check
+/// falls in the window. 24h comes from the fine history, the longer windows from the daily
+/// roll-ups (today counts as one of the days).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Uptime {
     #[serde(rename = "24h")]
     pub day: Option<f64>,
@@ -162,17 +185,42 @@ pub struct Uptime {
     pub week: Option<f64>,
     #[serde(rename = "30d")]
     pub month: Option<f64>,
+    #[serde(rename = "90d", default)]
+    pub quarter: Option<f64>,
+    #[serde(rename = "365d", default)]
+    pub year: Option<f64>,
 }
 
-/// A change of a service's status.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A change of a service's status, and how long the new status lasted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub service: String,
     pub from: Status,
     pub to: Status,
+    /// When the change was seen: the start of the period in `to`.
     #[serde(with = "rfc3339")]
     pub at: DateTime<Utc>,
     pub error: Option<String>,
+    /// When the service next changed status; `null` while this status lasts.
+    #[serde(with = "rfc3339_opt", default)]
+    pub end: Option<DateTime<Utc>>,
+    /// From `at` to `end`, or to `generated_at` while it lasts.
+    #[serde(default)]
+    pub duration_seconds: u64,
+}
+
+/// A `[[maintenance]]` window as the feed shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    /// Slugs of the services it covers.
+    pub services: Vec<String>,
+    #[serde(with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub end: DateTime<Utc>,
+    pub message: Option<String>,
+    /// True once `start` has passed: the services show `maintenance` and it is not downtime.
+    pub active: bool,
 }
 
 /// Milliseconds to one decimal, as the feed shows them.
@@ -253,6 +301,8 @@ mod tests {
             error: None,
             uptime: Uptime::default(),
             details: Map::new(),
+            days: Vec::new(),
+            latency_24h: Vec::new(),
         };
         assert_eq!(Snapshot::overall_of(&[]), Status::Up);
         assert_eq!(
