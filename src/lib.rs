@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod generator;
+pub mod hook;
 pub mod host;
 pub mod preview;
 pub mod probe;

@@ -36,7 +36,10 @@ pub struct Config {
     /// Where user templates override the embedded ones; `None` when there is no such directory.
     pub templates_dir: Option<PathBuf>,
     pub interval: Duration,
+    /// A shell command run after each publish (see `hook`); `None` when empty or absent.
     pub on_publish: Option<String>,
+    /// How long one `on_publish` run may take; then its process group is killed.
+    pub on_publish_timeout: Duration,
     pub host: HostConfig,
     pub services: Vec<ServiceConfig>,
     pub maintenance: Vec<Maintenance>,
@@ -240,6 +243,17 @@ impl Config {
             ));
         }
 
+        let on_publish_timeout = raw
+            .on_publish_timeout
+            .map_or(Duration::from_secs(60), |d| d.0);
+        if on_publish_timeout.is_zero() {
+            return Err(err(
+                None,
+                "on_publish_timeout".into(),
+                "must be longer than 0s".into(),
+            ));
+        }
+
         let explicit_templates = raw.templates_dir.is_some();
         let templates_dir = at_base(raw.templates_dir.unwrap_or_else(|| "templates".into()));
         let templates_dir = if templates_dir.is_dir() {
@@ -411,6 +425,7 @@ impl Config {
             templates_dir,
             interval,
             on_publish: raw.on_publish.filter(|c| !c.trim().is_empty()),
+            on_publish_timeout,
             host,
             services,
             maintenance,

@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub templates_dir: Option<PathBuf>,
     pub interval: Option<Dur>,
     pub on_publish: Option<String>,
+    /// How long an `on_publish` run may take before it is killed (default 60s).
+    pub on_publish_timeout: Option<Dur>,
     pub host: Option<RawHost>,
     #[serde(default)]
     pub service: Vec<toml::Spanned<RawService>>,

@@ -317,3 +317,17 @@ fn disks_are_mount_points() {
     assert_eq!(e.key, "host.disks");
     assert!(e.message.contains("\"data\""), "{e}");
 }
+
+#[test]
+fn on_publish_and_its_timeout() {
+    let c = parse("").unwrap();
+    assert_eq!(c.on_publish, None);
+    assert_eq!(c.on_publish_timeout, Duration::from_secs(60));
+    let c = parse("on_publish = \"rclone sync . r:b\"\non_publish_timeout = \"2m\"\n").unwrap();
+    assert_eq!(c.on_publish.as_deref(), Some("rclone sync . r:b"));
+    assert_eq!(c.on_publish_timeout, Duration::from_secs(120));
+    let e = parse_err("on_publish_timeout = \"0s\"\n");
+    assert_eq!(e.key, "on_publish_timeout");
+    let e = parse_err("on_publish_timeout = \"soon\"\n");
+    assert_eq!((e.key.as_str(), e.line), ("on_publish_timeout", Some(1)));
+}
