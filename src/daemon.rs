@@ -61,11 +61,19 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snaps
         .max()
         .unwrap_or_default();
     let report = generator.cycle(Instant::now() + longest).await;
+    // The sync is part of a build: a cron job's exit status says whether it happened.
+    let hook_failure = generator.settle_hook().await;
     if !report.published {
         anyhow::bail!(
             "some outputs in {} could not be written: {}",
             config.out_dir.display(),
             report.snapshot.errors.join("; ")
+        );
+    }
+    if let Some(what) = hook_failure {
+        anyhow::bail!(
+            "published to {}, but the on_publish command {what}",
+            config.out_dir.display()
         );
     }
     Ok(report.snapshot)

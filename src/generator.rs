@@ -6,6 +6,7 @@
 //! changes. The loop that calls it, and when, is `daemon`'s business.
 
 use crate::config::Config;
+use crate::hook::Hook;
 use crate::host::HostSampler;
 use crate::probe::{Outcome, Prober};
 use crate::publish;
@@ -67,6 +68,8 @@ pub struct Generator {
     logged_errors: Vec<String>,
     last_status: HashMap<String, Status>,
     incidents: VecDeque<Incident>,
+    /// The `on_publish` command, run after each publish; its failure goes into `errors`.
+    hook: Option<Hook>,
 }
 
 impl Generator {
@@ -84,6 +87,7 @@ impl Generator {
             logged_errors: Vec::new(),
             last_status: HashMap::new(),
             incidents: VecDeque::new(),
+            hook: Hook::from_config(&config),
             config,
         }
     }
@@ -105,8 +109,9 @@ impl Generator {
         let out_dir = self.config.out_dir.clone();
         let interval = self.config.interval;
         let with_assets = !self.assets_published;
+        let hook_failure = self.hook.as_ref().and_then(Hook::failure);
         let task = tokio::task::spawn_blocking(move || {
-            let (sampler, host, errors) = match sampler {
+            let (sampler, host, mut errors) = match sampler {
                 Some(mut s) => {
                     let (host, errors) = s.sample();
                     (Some(s), host, errors)
@@ -117,6 +122,7 @@ impl Generator {
                     vec!["host figures are not available on this system".into()],
                 ),
             };
+            errors.extend(hook_failure);
             let mut snapshot = Snapshot {
                 schema: SCHEMA,
                 generated_at: Utc::now(),
@@ -136,6 +142,9 @@ impl Generator {
                 self.host = sampler;
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
+                if let Some(hook) = &mut self.hook {
+                    hook.trigger();
+                }
                 CycleReport {
                     snapshot,
                     published,
@@ -162,6 +171,12 @@ impl Generator {
                 }
             }
         }
+    }
+
+    /// Waits for the `on_publish` runs this generator started, and says how the last one
+    /// failed, if it did (its stderr is in the log). For `build`, whose exit status says it.
+    pub async fn settle_hook(&mut self) -> Option<String> {
+        Some(self.hook.as_mut()?.settle().await?.what)
     }
 
     fn log_errors(&mut self, errors: &[String]) {

@@ -316,7 +316,10 @@ mod tests {
         assert_eq!(failure.stderr, "line3\nline4\nline5\nline6\nline7");
         let public = h.failure().unwrap();
         assert!(public.contains("exit status 3"), "{public}");
-        assert!(!public.contains("line"), "stderr stays out of the snapshot: {public}");
+        assert!(
+            !public.contains("line"),
+            "stderr stays out of the snapshot: {public}"
+        );
     }
 
     #[tokio::test]
