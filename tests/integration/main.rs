@@ -7,6 +7,7 @@ mod common;
 mod browser;
 mod cli;
 mod daemon;
+mod deploy;
 mod hook;
 mod preview;
 mod probes;
