@@ -116,21 +116,63 @@ fn a_bad_environment_value_names_the_variable() {
 
 #[test]
 fn help_and_version_teach_the_tool() {
-    let out = std::process::Command::new(crate::common::BIN)
-        .arg("--help")
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
-    for word in ["run", "build", "check", "--config", "STATUS_TASK_PASSWORD"] {
-        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::BIN)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let long = run(&["--help"]);
+    for needle in [
+        "run",
+        "build",
+        "check",
+        "--config",
+        "PORT",
+        "STATUS_PUBLIC_URL",
+        "SYMBIONT_URL",
+        "STATUS_TASK_PASSWORD",
+        "STATUS_TASK_PASSWORD_FILE",
+        "SYMBIONT_TOKEN",
+        "SYMBIONT_TOKEN_FILE",
+        "RUST_LOG",
+        "CORTEX_STATUS_OUT_DIR",
+        "index.html",
+        "status.json",
+        "tasks.html",
+        "feed.xml",
+        "metrics",
+        "badges/",
+        "*.gz",
+        "state_dir",
+        "on_publish",
+        "Examples:",
+        "Exit status",
+    ] {
+        assert!(
+            long.contains(needle),
+            "--help does not mention {needle}:\n{long}"
+        );
     }
-    let out = std::process::Command::new(crate::common::BIN)
-        .arg("--version")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("cortex-status {}", env!("CARGO_PKG_VERSION"))
+    let short = run(&["-h"]);
+    assert!(
+        short.len() < long.len() / 2,
+        "-h is the short one:\n{short}"
     );
+    assert!(short.contains("--help"), "-h points to --help:\n{short}");
+    let build = run(&["build", "--help"]);
+    assert!(
+        build.contains("on_publish") && build.contains("Exits 1"),
+        "{build}"
+    );
+
+    let version = run(&["--version"]);
+    assert!(
+        version.starts_with(&format!("cortex-status {}\n", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    assert!(version.contains("status.json schema 1"), "{version}");
+    assert_eq!(run(&["-V"]).lines().count(), 1);
 }
