@@ -47,6 +47,7 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
         );
     }
     tracing::info!("shutting down");
+    generator.flush();
     server.stop();
     Ok(())
 }

@@ -2,25 +2,23 @@
 //! it, publish it.
 //!
 //! The generator owns everything that lives from cycle to cycle: the prober (with its keep-alive
-//! connections and in-flight probes), the host sampler, the compiled templates, the recent status
-//! changes. The loop that calls it, and when, is `daemon`'s business.
+//! connections and in-flight probes), the host sampler, the compiled templates, the history. The
+//! loop that calls it, and when, is `daemon`'s business.
 
 use crate::config::Config;
+use crate::history::History;
 use crate::host::HostSampler;
 use crate::probe::{Outcome, Prober};
 use crate::publish;
 use crate::render::{self, SiteInfo};
-use crate::snapshot::{Host, Incident, SCHEMA, Service, Snapshot, Status, Uptime, millis};
+use crate::snapshot::{Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, millis};
 use crate::templates::TemplateSet;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tera::Tera;
 use tokio::time::Instant;
-
-/// How many status changes the page and feed show.
-const RECENT_INCIDENTS: usize = 50;
 
 /// The compiled templates and the assets to copy, shared with the blocking render task.
 pub struct Site {
@@ -65,8 +63,8 @@ pub struct Generator {
     /// This cycle's problems as last logged: a problem that persists is logged once, not every
     /// cycle (it stays in `errors` and on the page meanwhile).
     logged_errors: Vec<String>,
-    last_status: HashMap<String, Status>,
-    incidents: VecDeque<Incident>,
+    /// `None` only while a cycle's blocking task has it.
+    history: Option<History>,
 }
 
 impl Generator {
@@ -82,8 +80,7 @@ impl Generator {
             site_info: SiteInfo::new(&config),
             assets_published: false,
             logged_errors: Vec::new(),
-            last_status: HashMap::new(),
-            incidents: VecDeque::new(),
+            history: Some(load_history(&config)),
             config,
         }
     }
@@ -96,9 +93,12 @@ impl Generator {
     pub async fn cycle(&mut self, deadline: Instant) -> CycleReport {
         self.prober.cycle(deadline).await;
         let now = Utc::now();
-        let services = self.services(now);
-        self.note_changes(&services, now);
-        let incidents: Vec<Incident> = self.incidents.iter().cloned().collect();
+        let mut services = self.services(now);
+        let maintenance = self.maintenance(now);
+        let mut history = self
+            .history
+            .take()
+            .unwrap_or_else(|| load_history(&self.config));
         let sampler = self.host.take();
         let site = self.site.clone();
         let site_info = self.site_info.clone();
@@ -106,7 +106,12 @@ impl Generator {
         let interval = self.config.interval;
         let with_assets = !self.assets_published;
         let task = tokio::task::spawn_blocking(move || {
-            let (sampler, host, errors) = match sampler {
+            let incidents = history.observe(&mut services, now);
+            if history.save_due() {
+                // A failure is kept by the history and comes back from `errors` below.
+                let _ = history.save();
+            }
+            let (sampler, host, mut errors) = match sampler {
                 Some(mut s) => {
                     let (host, errors) = s.sample();
                     (Some(s), host, errors)
@@ -117,6 +122,7 @@ impl Generator {
                     vec!["host figures are not available on this system".into()],
                 ),
             };
+            errors.extend(history.errors(now));
             let mut snapshot = Snapshot {
                 schema: SCHEMA,
                 generated_at: Utc::now(),
@@ -125,15 +131,16 @@ impl Generator {
                 host,
                 services,
                 incidents,
-                maintenance: Vec::new(),
+                maintenance,
                 errors,
             };
             let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
-            (sampler, snapshot, published)
+            (sampler, history, snapshot, published)
         });
         match task.await {
-            Ok((sampler, snapshot, published)) => {
+            Ok((sampler, history, snapshot, published)) => {
                 self.host = sampler;
+                self.history = Some(history);
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
                 CycleReport {
@@ -142,10 +149,12 @@ impl Generator {
                 }
             }
             Err(e) => {
-                // Only a panic (in sysinfo or tera) gets here. Start a fresh sampler and report
+                // Only a panic (in sysinfo or tera) gets here. Start a fresh sampler, read the
+                // history back from its file (losing at most what was not saved yet), and report
                 // the cycle as failed; the loop goes on and the last good files stay.
                 tracing::error!("the cycle failed: {e}");
                 self.host = HostSampler::new(self.config.host.clone()).ok();
+                self.history = Some(load_history(&self.config));
                 CycleReport {
                     snapshot: Snapshot {
                         schema: SCHEMA,
@@ -215,39 +224,47 @@ impl Generator {
             .collect()
     }
 
-    /// Records each service's change of status (after its first real check) as an incident.
-    fn note_changes(&mut self, services: &[Service], now: DateTime<Utc>) {
-        for s in services {
-            if s.checked_at.is_none() {
-                continue;
-            }
-            let previous = self.last_status.insert(s.slug.clone(), s.status);
-            match previous {
-                Some(from) if from != s.status => {
-                    tracing::info!(
-                        "{}: {from} → {}{}",
-                        s.slug,
-                        s.status,
-                        s.error
-                            .as_deref()
-                            .map(|e| format!(" ({e})"))
-                            .unwrap_or_default()
-                    );
-                    self.incidents.push_front(Incident {
-                        service: s.slug.clone(),
-                        from,
-                        to: s.status,
-                        at: now,
-                        error: s.error.clone(),
-                        end: None,
-                        duration_seconds: 0,
-                    });
-                    self.incidents.truncate(RECENT_INCIDENTS);
-                }
-                _ => {}
-            }
+    /// The maintenance windows still running or to come, soonest first.
+    fn maintenance(&self, now: DateTime<Utc>) -> Vec<MaintenanceWindow> {
+        let mut windows: Vec<MaintenanceWindow> = self
+            .config
+            .maintenance
+            .iter()
+            .filter(|m| m.end > now)
+            .map(|m| MaintenanceWindow {
+                services: m.services.clone(),
+                start: m.start,
+                end: m.end,
+                message: m.message.clone(),
+                active: m.start <= now,
+            })
+            .collect();
+        windows.sort_by_key(|m| (m.start, m.end));
+        windows
+    }
+
+    /// Saves the history if anything is unsaved; called at shutdown.
+    pub fn flush(&mut self) {
+        if let Some(h) = self.history.as_mut()
+            && h.is_dirty()
+        {
+            // A failure has been logged by `save`; nothing more to do at shutdown.
+            let _ = h.save();
         }
     }
+}
+
+/// The history for this config's services, from `state_dir` (or fresh).
+fn load_history(config: &Config) -> History {
+    let mut history = History::load(&config.state_dir, Utc::now());
+    history.retain(
+        &config
+            .services
+            .iter()
+            .map(|s| s.slug.as_str())
+            .collect::<HashSet<_>>(),
+    );
+    history
 }
 
 fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod generator;
+pub mod history;
 pub mod host;
 pub mod preview;
 pub mod probe;
