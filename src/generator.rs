@@ -57,8 +57,16 @@ pub struct Generator {
     config: Arc<Config>,
     prober: Prober,
     host: Option<HostSampler>,
-    site: Result<Arc<Site>, Vec<String>>,
+    /// The last templates that compiled; `None` only if they never have.
+    site: Option<Arc<Site>>,
+    /// Why the templates on disk are not the ones in use (file:line each); empty when they are.
+    template_problems: Vec<String>,
+    /// Why the config file on disk is not the one in use; `None` when it is.
+    config_problem: Option<String>,
     site_info: SiteInfo,
+    /// The last snapshot and how many of its errors came from before rendering: what a
+    /// re-render after a template edit starts from.
+    last: Option<(Snapshot, usize)>,
     assets_published: bool,
     /// This cycle's problems as last logged: a problem that persists is logged once, not every
     /// cycle (it stays in `errors` and on the page meanwhile).
@@ -70,14 +78,20 @@ pub struct Generator {
 impl Generator {
     pub fn new(config: Arc<Config>) -> Generator {
         // Template problems are reported by the first cycle, in `errors` and the log.
-        let site = Site::load(&config).map(Arc::new);
+        let (site, template_problems) = match Site::load(&config) {
+            Ok(site) => (Some(Arc::new(site)), Vec::new()),
+            Err(problems) => (None, problems),
+        };
         Generator {
             prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
                 .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
                 .ok(),
             site,
+            template_problems,
+            config_problem: None,
             site_info: SiteInfo::new(&config),
+            last: None,
             assets_published: false,
             logged_errors: Vec::new(),
             history: Some(load_history(&config)),
@@ -101,6 +115,8 @@ impl Generator {
             .unwrap_or_else(|| load_history(&self.config));
         let sampler = self.host.take();
         let site = self.site.clone();
+        let template_problems = self.template_problems.clone();
+        let config_problem = self.config_problem.clone();
         let site_info = self.site_info.clone();
         let out_dir = self.config.out_dir.clone();
         let interval = self.config.interval;
@@ -123,6 +139,8 @@ impl Generator {
                 ),
             };
             errors.extend(history.errors(now));
+            let before_render = errors.len();
+            errors.extend(config_problem);
             let mut snapshot = Snapshot {
                 schema: SCHEMA,
                 generated_at: Utc::now(),
@@ -134,13 +152,21 @@ impl Generator {
                 maintenance,
                 errors,
             };
-            let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
-            (sampler, history, snapshot, published)
+            let published = write_outputs(
+                &out_dir,
+                site.as_deref(),
+                &template_problems,
+                &site_info,
+                with_assets,
+                &mut snapshot,
+            );
+            (sampler, history, snapshot, before_render, published)
         });
         match task.await {
-            Ok((sampler, history, snapshot, published)) => {
+            Ok((sampler, history, snapshot, before_render, published)) => {
                 self.host = sampler;
                 self.history = Some(history);
+                self.last = Some((snapshot.clone(), before_render));
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
                 CycleReport {
@@ -170,6 +196,74 @@ impl Generator {
                     published: false,
                 }
             }
+        }
+    }
+
+    /// Compiles the templates again after an edit. A broken edit keeps the last good templates
+    /// in use; its problems go into `errors` (and the log) from the next publish on.
+    pub fn reload_templates(&mut self) {
+        match Site::load(&self.config) {
+            Ok(site) => {
+                tracing::info!("templates reloaded");
+                self.site = Some(Arc::new(site));
+                self.template_problems.clear();
+            }
+            Err(problems) => self.template_problems = problems,
+        }
+        // Assets may have changed too.
+        self.assets_published = false;
+    }
+
+    /// Takes a new configuration: services, host figures, maintenance, titles, templates. The
+    /// probes start afresh; the history keeps every service still configured.
+    pub fn reconfigure(&mut self, config: Arc<Config>) {
+        self.prober = Prober::new(config.services.clone());
+        self.host = HostSampler::new(config.host.clone())
+            .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
+            .ok();
+        self.site_info = SiteInfo::new(&config);
+        if let Some(h) = self.history.as_mut() {
+            h.retain(&config.services.iter().map(|s| s.slug.as_str()).collect());
+        }
+        self.config = config;
+        self.config_problem = None;
+        self.reload_templates();
+    }
+
+    /// Notes that the config file on disk could not be used; the running config stays.
+    pub fn config_rejected(&mut self, problem: String) {
+        self.config_problem = Some(format!("{problem}; the last good config stays in use"));
+    }
+
+    /// Renders and publishes the last snapshot again, with the current templates and problems:
+    /// a template edit goes live without waiting for (or running) a probe.
+    pub async fn republish(&mut self) {
+        let Some((mut snapshot, before_render)) = self.last.clone() else {
+            return;
+        };
+        snapshot.errors.truncate(before_render);
+        snapshot.errors.extend(self.config_problem.clone());
+        let site = self.site.clone();
+        let problems = self.template_problems.clone();
+        let site_info = self.site_info.clone();
+        let out_dir = self.config.out_dir.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let published = write_outputs(
+                &out_dir,
+                site.as_deref(),
+                &problems,
+                &site_info,
+                true,
+                &mut snapshot,
+            );
+            (snapshot, published)
+        });
+        match task.await {
+            Ok((snapshot, published)) => {
+                self.assets_published |= published;
+                self.log_errors(&snapshot.errors);
+            }
+            Err(e) => tracing::error!("re-rendering failed: {e}"),
         }
     }
 
@@ -287,7 +381,8 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
 /// its last good file; the failure goes into `errors`. Returns whether everything was written.
 fn write_outputs(
     out_dir: &std::path::Path,
-    site: Result<Arc<Site>, Vec<String>>,
+    site: Option<&Site>,
+    template_problems: &[String],
     site_info: &SiteInfo,
     with_assets: bool,
     snapshot: &mut Snapshot,
@@ -297,13 +392,19 @@ fn write_outputs(
         snapshot.errors.push(message);
         ok = false;
     };
+    // Problems first, so the page rendered below shows them. After a broken edit the last
+    // templates that compiled go on rendering; with none yet, the pages on disk stay as they are.
+    let kept = if site.is_some() {
+        "the last good templates stay in use"
+    } else {
+        "the last good page stays"
+    };
+    for p in template_problems {
+        fail(snapshot, format!("template: {p}; {kept}"));
+    }
     match site {
-        Err(problems) => {
-            for p in problems {
-                fail(snapshot, format!("template: {p}; the last good page stays"));
-            }
-        }
-        Ok(site) => {
+        None => {}
+        Some(site) => {
             if with_assets {
                 for (name, bytes) in &site.assets {
                     if let Err(e) = publish::write_if_changed(out_dir, name, bytes) {

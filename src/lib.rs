@@ -15,6 +15,7 @@ pub mod host;
 pub mod preview;
 pub mod probe;
 pub mod publish;
+pub mod reload;
 pub mod render;
 pub mod server;
 pub mod snapshot;

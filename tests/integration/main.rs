@@ -10,4 +10,5 @@ mod daemon;
 mod history;
 mod preview;
 mod probes;
+mod reload;
 mod tasks;
