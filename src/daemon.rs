@@ -6,6 +6,7 @@
 
 use crate::config::Config;
 use crate::generator::Generator;
+use crate::reload::Watch;
 use crate::server::{Health, Server};
 use crate::tasks::TaskApi;
 use std::future::Future;
@@ -16,8 +17,16 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     let public_dir = config.api.serve_public.then(|| config.out_dir.clone());
-    let task_api = Arc::new(TaskApi::new(&config, tokio::runtime::Handle::current()));
-    let server = Server::start(config.api.listen, public_dir, Arc::clone(&health), task_api)?;
+    let task_api = Arc::new(std::sync::RwLock::new(Arc::new(TaskApi::new(
+        &config,
+        tokio::runtime::Handle::current(),
+    ))));
+    let server = Server::start(
+        config.api.listen,
+        public_dir,
+        Arc::clone(&health),
+        Arc::clone(&task_api),
+    )?;
     tracing::info!(
         "serving http://{}/ (config: {}, output: {})",
         server.addr,
@@ -25,14 +34,42 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
         config.out_dir.display()
     );
     let mut generator = Generator::new(Arc::clone(&config));
-    let mut ticker = tokio::time::interval(config.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut watch = Watch::start(config.file.as_deref(), config.templates_dir.as_deref());
+    let mut config = config;
+    let mut ticker = new_ticker(config.interval);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             // A signal that came during the last cycle wins over a tick that is also due.
             biased;
             () = &mut shutdown => break,
+            change = watch.next() => {
+                if change.config {
+                    match reload_config(&config) {
+                        Ok(new) => {
+                            *task_api.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(
+                                TaskApi::new(&new, tokio::runtime::Handle::current()),
+                            );
+                            if new.interval != config.interval {
+                                ticker = new_ticker(new.interval);
+                            }
+                            generator.reconfigure(Arc::clone(&new));
+                            if !watch.covers(new.file.as_deref(), new.templates_dir.as_deref()) {
+                                watch = Watch::start(new.file.as_deref(), new.templates_dir.as_deref());
+                            }
+                            config = new;
+                            // New services want a probe now, not at the next tick.
+                            ticker.reset_immediately();
+                            continue;
+                        }
+                        Err(problem) => generator.config_rejected(problem),
+                    }
+                } else if change.templates {
+                    generator.reload_templates();
+                }
+                generator.republish().await;
+                continue;
+            }
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
@@ -47,8 +84,43 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
         );
     }
     tracing::info!("shutting down");
+    generator.flush();
     server.stop();
     Ok(())
+}
+
+fn new_ticker(interval: std::time::Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticker
+}
+
+/// Reads the config file again. Settings the running process cannot change (where it listens,
+/// what it serves, where it writes) keep their old values, with a warning to restart.
+fn reload_config(old: &Config) -> Result<Arc<Config>, String> {
+    let mut new =
+        Config::load(old.file.as_deref(), &crate::config::process_env()).map_err(|e| {
+            tracing::error!("config not reloaded: {e}");
+            format!("config: {e}")
+        })?;
+    let warn_restart = |key: &str, changed: bool| {
+        if changed {
+            tracing::warn!("config: {key} changed; restart cortex-status to apply it");
+        }
+    };
+    warn_restart("api.listen", new.api.listen != old.api.listen);
+    warn_restart(
+        "api.serve_public",
+        new.api.serve_public != old.api.serve_public,
+    );
+    warn_restart("out_dir", new.out_dir != old.out_dir);
+    warn_restart("state_dir", new.state_dir != old.state_dir);
+    new.api.listen = old.api.listen;
+    new.api.serve_public = old.api.serve_public;
+    new.out_dir = old.out_dir.clone();
+    new.state_dir = old.state_dir.clone();
+    tracing::info!("config reloaded from {}", new.source());
+    Ok(Arc::new(new))
 }
 
 /// One cycle for `cortex-status build`: waits for every probe up to its own timeout.

@@ -2,26 +2,24 @@
 //! it, publish it.
 //!
 //! The generator owns everything that lives from cycle to cycle: the prober (with its keep-alive
-//! connections and in-flight probes), the host sampler, the compiled templates, the recent status
-//! changes. The loop that calls it, and when, is `daemon`'s business.
+//! connections and in-flight probes), the host sampler, the compiled templates, the history. The
+//! loop that calls it, and when, is `daemon`'s business.
 
 use crate::config::Config;
+use crate::history::History;
 use crate::hook::Hook;
 use crate::host::HostSampler;
 use crate::probe::{Outcome, Prober};
 use crate::publish;
 use crate::render::{self, SiteInfo};
-use crate::snapshot::{Host, Incident, SCHEMA, Service, Snapshot, Status, Uptime, millis};
+use crate::snapshot::{Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, millis};
 use crate::templates::TemplateSet;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tera::Tera;
 use tokio::time::Instant;
-
-/// How many status changes the page and feed show.
-const RECENT_INCIDENTS: usize = 50;
 
 /// The compiled templates and the assets to copy, shared with the blocking render task.
 pub struct Site {
@@ -60,14 +58,22 @@ pub struct Generator {
     config: Arc<Config>,
     prober: Prober,
     host: Option<HostSampler>,
-    site: Result<Arc<Site>, Vec<String>>,
+    /// The last templates that compiled; `None` only if they never have.
+    site: Option<Arc<Site>>,
+    /// Why the templates on disk are not the ones in use (file:line each); empty when they are.
+    template_problems: Vec<String>,
+    /// Why the config file on disk is not the one in use; `None` when it is.
+    config_problem: Option<String>,
     site_info: SiteInfo,
+    /// The last snapshot and how many of its errors came from before rendering: what a
+    /// re-render after a template edit starts from.
+    last: Option<(Snapshot, usize)>,
     assets_published: bool,
     /// This cycle's problems as last logged: a problem that persists is logged once, not every
     /// cycle (it stays in `errors` and on the page meanwhile).
     logged_errors: Vec<String>,
-    last_status: HashMap<String, Status>,
-    incidents: VecDeque<Incident>,
+    /// `None` only while a cycle's blocking task has it.
+    history: Option<History>,
     /// The `on_publish` command, run after each publish; its failure goes into `errors`.
     hook: Option<Hook>,
 }
@@ -75,18 +81,23 @@ pub struct Generator {
 impl Generator {
     pub fn new(config: Arc<Config>) -> Generator {
         // Template problems are reported by the first cycle, in `errors` and the log.
-        let site = Site::load(&config).map(Arc::new);
+        let (site, template_problems) = match Site::load(&config) {
+            Ok(site) => (Some(Arc::new(site)), Vec::new()),
+            Err(problems) => (None, problems),
+        };
         Generator {
             prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
                 .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
                 .ok(),
             site,
+            template_problems,
+            config_problem: None,
             site_info: SiteInfo::new(&config),
+            last: None,
             assets_published: false,
             logged_errors: Vec::new(),
-            last_status: HashMap::new(),
-            incidents: VecDeque::new(),
+            history: Some(load_history(&config)),
             hook: Hook::from_config(&config),
             config,
         }
@@ -100,17 +111,27 @@ impl Generator {
     pub async fn cycle(&mut self, deadline: Instant) -> CycleReport {
         self.prober.cycle(deadline).await;
         let now = Utc::now();
-        let services = self.services(now);
-        self.note_changes(&services, now);
-        let incidents: Vec<Incident> = self.incidents.iter().cloned().collect();
+        let mut services = self.services(now);
+        let maintenance = self.maintenance(now);
+        let mut history = self
+            .history
+            .take()
+            .unwrap_or_else(|| load_history(&self.config));
         let sampler = self.host.take();
         let site = self.site.clone();
+        let template_problems = self.template_problems.clone();
+        let config_problem = self.config_problem.clone();
         let site_info = self.site_info.clone();
         let out_dir = self.config.out_dir.clone();
         let interval = self.config.interval;
         let with_assets = !self.assets_published;
         let hook_failure = self.hook.as_ref().and_then(Hook::failure);
         let task = tokio::task::spawn_blocking(move || {
+            let incidents = history.observe(&mut services, now);
+            if history.save_due() {
+                // A failure is kept by the history and comes back from `errors` below.
+                let _ = history.save();
+            }
             let (sampler, host, mut errors) = match sampler {
                 Some(mut s) => {
                     let (host, errors) = s.sample();
@@ -122,7 +143,10 @@ impl Generator {
                     vec!["host figures are not available on this system".into()],
                 ),
             };
+            errors.extend(history.errors(now));
             errors.extend(hook_failure);
+            let before_render = errors.len();
+            errors.extend(config_problem);
             let mut snapshot = Snapshot {
                 schema: SCHEMA,
                 generated_at: Utc::now(),
@@ -131,15 +155,24 @@ impl Generator {
                 host,
                 services,
                 incidents,
-                maintenance: Vec::new(),
+                maintenance,
                 errors,
             };
-            let published = write_outputs(&out_dir, site, &site_info, with_assets, &mut snapshot);
-            (sampler, snapshot, published)
+            let published = write_outputs(
+                &out_dir,
+                site.as_deref(),
+                &template_problems,
+                &site_info,
+                with_assets,
+                &mut snapshot,
+            );
+            (sampler, history, snapshot, before_render, published)
         });
         match task.await {
-            Ok((sampler, snapshot, published)) => {
+            Ok((sampler, history, snapshot, before_render, published)) => {
                 self.host = sampler;
+                self.history = Some(history);
+                self.last = Some((snapshot.clone(), before_render));
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
                 if let Some(hook) = &mut self.hook {
@@ -151,10 +184,12 @@ impl Generator {
                 }
             }
             Err(e) => {
-                // Only a panic (in sysinfo or tera) gets here. Start a fresh sampler and report
+                // Only a panic (in sysinfo or tera) gets here. Start a fresh sampler, read the
+                // history back from its file (losing at most what was not saved yet), and report
                 // the cycle as failed; the loop goes on and the last good files stay.
                 tracing::error!("the cycle failed: {e}");
                 self.host = HostSampler::new(self.config.host.clone()).ok();
+                self.history = Some(load_history(&self.config));
                 CycleReport {
                     snapshot: Snapshot {
                         schema: SCHEMA,
@@ -177,6 +212,78 @@ impl Generator {
     /// failed, if it did (its stderr is in the log). For `build`, whose exit status says it.
     pub async fn settle_hook(&mut self) -> Option<String> {
         Some(self.hook.as_mut()?.settle().await?.what)
+    }
+
+    /// Compiles the templates again after an edit. A broken edit keeps the last good templates
+    /// in use; its problems go into `errors` (and the log) from the next publish on.
+    pub fn reload_templates(&mut self) {
+        match Site::load(&self.config) {
+            Ok(site) => {
+                tracing::info!("templates reloaded");
+                self.site = Some(Arc::new(site));
+                self.template_problems.clear();
+            }
+            Err(problems) => self.template_problems = problems,
+        }
+        // Assets may have changed too.
+        self.assets_published = false;
+    }
+
+    /// Takes a new configuration: services, host figures, maintenance, titles, templates. The
+    /// probes start afresh; the history keeps every service still configured.
+    pub fn reconfigure(&mut self, config: Arc<Config>) {
+        self.prober = Prober::new(config.services.clone());
+        self.host = HostSampler::new(config.host.clone())
+            .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
+            .ok();
+        self.site_info = SiteInfo::new(&config);
+        if let Some(h) = self.history.as_mut() {
+            h.retain(&config.services.iter().map(|s| s.slug.as_str()).collect());
+        }
+        crate::hook::reconfigure(&mut self.hook, &config);
+        self.config = config;
+        self.config_problem = None;
+        self.reload_templates();
+    }
+
+    /// Notes that the config file on disk could not be used; the running config stays.
+    pub fn config_rejected(&mut self, problem: String) {
+        self.config_problem = Some(format!("{problem}; the last good config stays in use"));
+    }
+
+    /// Renders and publishes the last snapshot again, with the current templates and problems:
+    /// a template edit goes live without waiting for (or running) a probe.
+    pub async fn republish(&mut self) {
+        let Some((mut snapshot, before_render)) = self.last.clone() else {
+            return;
+        };
+        snapshot.errors.truncate(before_render);
+        snapshot.errors.extend(self.config_problem.clone());
+        let site = self.site.clone();
+        let problems = self.template_problems.clone();
+        let site_info = self.site_info.clone();
+        let out_dir = self.config.out_dir.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let published = write_outputs(
+                &out_dir,
+                site.as_deref(),
+                &problems,
+                &site_info,
+                true,
+                &mut snapshot,
+            );
+            (snapshot, published)
+        });
+        match task.await {
+            Ok((snapshot, published)) => {
+                self.assets_published |= published;
+                self.log_errors(&snapshot.errors);
+                if let Some(hook) = &mut self.hook {
+                    hook.trigger();
+                }
+            }
+            Err(e) => tracing::error!("re-rendering failed: {e}"),
+        }
     }
 
     fn log_errors(&mut self, errors: &[String]) {
@@ -230,39 +337,47 @@ impl Generator {
             .collect()
     }
 
-    /// Records each service's change of status (after its first real check) as an incident.
-    fn note_changes(&mut self, services: &[Service], now: DateTime<Utc>) {
-        for s in services {
-            if s.checked_at.is_none() {
-                continue;
-            }
-            let previous = self.last_status.insert(s.slug.clone(), s.status);
-            match previous {
-                Some(from) if from != s.status => {
-                    tracing::info!(
-                        "{}: {from} → {}{}",
-                        s.slug,
-                        s.status,
-                        s.error
-                            .as_deref()
-                            .map(|e| format!(" ({e})"))
-                            .unwrap_or_default()
-                    );
-                    self.incidents.push_front(Incident {
-                        service: s.slug.clone(),
-                        from,
-                        to: s.status,
-                        at: now,
-                        error: s.error.clone(),
-                        end: None,
-                        duration_seconds: 0,
-                    });
-                    self.incidents.truncate(RECENT_INCIDENTS);
-                }
-                _ => {}
-            }
+    /// The maintenance windows still running or to come, soonest first.
+    fn maintenance(&self, now: DateTime<Utc>) -> Vec<MaintenanceWindow> {
+        let mut windows: Vec<MaintenanceWindow> = self
+            .config
+            .maintenance
+            .iter()
+            .filter(|m| m.end > now)
+            .map(|m| MaintenanceWindow {
+                services: m.services.clone(),
+                start: m.start,
+                end: m.end,
+                message: m.message.clone(),
+                active: m.start <= now,
+            })
+            .collect();
+        windows.sort_by_key(|m| (m.start, m.end));
+        windows
+    }
+
+    /// Saves the history if anything is unsaved; called at shutdown.
+    pub fn flush(&mut self) {
+        if let Some(h) = self.history.as_mut()
+            && h.is_dirty()
+        {
+            // A failure has been logged by `save`; nothing more to do at shutdown.
+            let _ = h.save();
         }
     }
+}
+
+/// The history for this config's services, from `state_dir` (or fresh).
+fn load_history(config: &Config) -> History {
+    let mut history = History::load(&config.state_dir, Utc::now());
+    history.retain(
+        &config
+            .services
+            .iter()
+            .map(|s| s.slug.as_str())
+            .collect::<HashSet<_>>(),
+    );
+    history
 }
 
 fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
@@ -285,7 +400,8 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
 /// its last good file; the failure goes into `errors`. Returns whether everything was written.
 fn write_outputs(
     out_dir: &std::path::Path,
-    site: Result<Arc<Site>, Vec<String>>,
+    site: Option<&Site>,
+    template_problems: &[String],
     site_info: &SiteInfo,
     with_assets: bool,
     snapshot: &mut Snapshot,
@@ -295,13 +411,19 @@ fn write_outputs(
         snapshot.errors.push(message);
         ok = false;
     };
+    // Problems first, so the page rendered below shows them. After a broken edit the last
+    // templates that compiled go on rendering; with none yet, the pages on disk stay as they are.
+    let kept = if site.is_some() {
+        "the last good templates stay in use"
+    } else {
+        "the last good page stays"
+    };
+    for p in template_problems {
+        fail(snapshot, format!("template: {p}; {kept}"));
+    }
     match site {
-        Err(problems) => {
-            for p in problems {
-                fail(snapshot, format!("template: {p}; the last good page stays"));
-            }
-        }
-        Ok(site) => {
+        None => {}
+        Some(site) => {
             if with_assets {
                 for (name, bytes) in &site.assets {
                     if let Err(e) = publish::write_if_changed(out_dir, name, bytes) {

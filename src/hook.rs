@@ -17,6 +17,7 @@
 //!   puts that into the next snapshot's `errors`. The public text says what happened but not
 //!   the stderr, which may name buckets, hosts or URLs with credentials in them.
 
+use crate::config::Config;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -41,7 +42,6 @@ const WITHHELD_ENV: [&str; 4] = [
 
 /// The configured command and the state of its runs.
 pub struct Hook {
-    job: Arc<Job>,
     shared: Arc<Mutex<Shared>>,
     /// The task running the command (and any coalesced re-run); `None` before the first.
     runner: Option<JoinHandle<()>>,
@@ -55,8 +55,9 @@ struct Job {
     timeout: Duration,
 }
 
-#[derive(Default)]
 struct Shared {
+    /// What the next run runs: a config reload replaces it without a second runner.
+    job: Arc<Job>,
     running: bool,
     /// A publish came during the current run: run once more when it ends.
     pending: bool,
@@ -75,11 +76,8 @@ pub struct Failure {
 
 impl Hook {
     /// The hook of this config, if it has an `on_publish` command.
-    pub fn from_config(config: &crate::config::Config) -> Option<Hook> {
-        let command = config.on_publish.clone()?;
-        // The command's directory may differ from ours: give it an absolute out_dir.
-        let out_dir = std::path::absolute(&config.out_dir).unwrap_or(config.out_dir.clone());
-        Some(Hook::new(command, out_dir, config.on_publish_timeout))
+    pub fn from_config(config: &Config) -> Option<Hook> {
+        Some(Hook::with_job(Job::of(config)?))
     }
 
     /// `sh -c command`.
@@ -88,14 +86,23 @@ impl Hook {
     }
 
     fn with_program(program: &str, args: Vec<String>, out_dir: PathBuf, timeout: Duration) -> Hook {
+        Hook::with_job(Job {
+            program: program.into(),
+            args,
+            out_dir,
+            timeout,
+        })
+    }
+
+    fn with_job(job: Job) -> Hook {
         Hook {
-            job: Arc::new(Job {
-                program: program.into(),
-                args,
-                out_dir,
-                timeout,
-            }),
-            shared: Arc::default(),
+            shared: Arc::new(Mutex::new(Shared {
+                job: Arc::new(job),
+                running: false,
+                pending: false,
+                failure: None,
+                runs: 0,
+            })),
             runner: None,
         }
     }
@@ -110,9 +117,10 @@ impl Hook {
         }
         shared.running = true;
         drop(shared);
-        let (job, shared) = (Arc::clone(&self.job), Arc::clone(&self.shared));
+        let shared = Arc::clone(&self.shared);
         self.runner = Some(tokio::spawn(async move {
             loop {
+                let job = Arc::clone(&shared.lock().unwrap().job);
                 let result = job.run().await;
                 let mut s = shared.lock().unwrap();
                 s.runs += 1;
@@ -154,6 +162,16 @@ impl Hook {
     }
 }
 
+/// Follows a config reload: a new or changed command takes effect from the next run (a run in
+/// flight finishes as it started, and no second one starts beside it); a removed one runs no
+/// more (a run in flight finishes on its own).
+pub fn reconfigure(slot: &mut Option<Hook>, config: &Config) {
+    match (slot.as_mut(), Job::of(config)) {
+        (Some(hook), Some(job)) => hook.shared.lock().unwrap().job = Arc::new(job),
+        (_, job) => *slot = job.map(Hook::with_job),
+    }
+}
+
 /// Logs a failure when it differs from the last one, and the recovery once: a command that
 /// fails the same way every cycle is one log line, not one per cycle.
 fn log_change(before: Option<&Failure>, now: Option<&Failure>, run: u64) {
@@ -173,6 +191,17 @@ fn log_change(before: Option<&Failure>, now: Option<&Failure>, run: u64) {
 }
 
 impl Job {
+    fn of(config: &Config) -> Option<Job> {
+        let command = config.on_publish.clone()?;
+        Some(Job {
+            program: "sh".into(),
+            args: vec!["-c".into(), command],
+            // The command's directory may differ from ours: give it an absolute out_dir.
+            out_dir: std::path::absolute(&config.out_dir).unwrap_or(config.out_dir.clone()),
+            timeout: config.on_publish_timeout,
+        })
+    }
+
     /// One run to its end: exit, timeout or failure to start.
     async fn run(&self) -> Result<(), Failure> {
         let mut command = tokio::process::Command::new(&self.program);
@@ -397,6 +426,37 @@ mod tests {
         assert_eq!(h.runs(), 2, "five publishes during a run make one more run");
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text, "start\nend\nstart\nend\n", "runs never overlap");
+    }
+
+    #[tokio::test]
+    async fn a_reload_changes_the_next_run_without_a_second_runner() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |command: Option<&str>| Config {
+            on_publish: command.map(str::to_string),
+            out_dir: dir.path().to_path_buf(),
+            ..Config::embedded()
+        };
+        let log = dir.path().join("log");
+        let mut slot = Hook::from_config(&config(Some(
+            "echo a-start >> \"$CORTEX_STATUS_OUT_DIR/log\"; sleep 0.3; echo a-end >> \"$CORTEX_STATUS_OUT_DIR/log\"",
+        )));
+        slot.as_mut().unwrap().trigger();
+        while !log.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        reconfigure(
+            &mut slot,
+            &config(Some("echo b >> \"$CORTEX_STATUS_OUT_DIR/log\"")),
+        );
+        let hook = slot.as_mut().unwrap();
+        hook.trigger();
+        assert_eq!(hook.settle().await, None);
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "a-start\na-end\nb\n"
+        );
+        reconfigure(&mut slot, &config(None));
+        assert!(slot.is_none(), "no command, no hook");
     }
 
     #[test]

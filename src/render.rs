@@ -194,7 +194,7 @@ pub fn example_snapshot() -> Snapshot {
             })
             .collect(),
         latency_24h: (0..LATENCY_SLOTS)
-            .map(|i| (i % 10 != 3).then(|| 2.0 + (i % 7) as f64 * 0.5))
+            .map(|i| (i % 10 != 3).then_some(2.0 + (i % 7) as f64 * 0.5))
             .collect(),
     };
     let services = vec![

@@ -43,6 +43,9 @@ impl Health {
     }
 }
 
+/// The task endpoint in use; a config reload puts a new one in.
+pub type TaskSlot = std::sync::RwLock<Arc<TaskApi>>;
+
 pub struct Server {
     inner: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -55,7 +58,7 @@ impl Server {
         listen: SocketAddr,
         public_dir: Option<PathBuf>,
         health: Arc<Health>,
-        tasks: Arc<TaskApi>,
+        tasks: Arc<TaskSlot>,
     ) -> anyhow::Result<Server> {
         let inner = tiny_http::Server::http(listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -92,14 +95,15 @@ fn handle(
     request: Request,
     public_dir: Option<&std::path::Path>,
     health: &Health,
-    task_api: &Arc<TaskApi>,
+    task_api: &TaskSlot,
 ) {
     let url = request.url().to_string();
     let path = url.split('?').next().unwrap_or("");
     let method = request.method().clone();
     if tasks::is_task_path(path) {
         // Answered on a thread of its own: Symbiont may be slow, this thread must not be.
-        task_api.dispatch(request);
+        let api = Arc::clone(&task_api.read().unwrap_or_else(|e| e.into_inner()));
+        api.dispatch(request);
         return;
     }
     if path == "/api" || path.starts_with("/api/") {

@@ -1,0 +1,179 @@
+//! Watching the config file and `templates_dir` so an edit is live without a restart.
+//!
+//! notify (inotify on Linux) reports file events on its own thread; they are sorted into
+//! [`Change`]s and handed to the daemon's loop through a channel. The loop debounces them: an
+//! editor's save is several events (write, rename, chmod), and a `git checkout` of the templates
+//! is dozens, but both should cost one re-render.
+//!
+//! The config file's *directory* is watched, not the file: editors and config managers replace a
+//! file by renaming a new one over it, and a watch on the old inode would go quiet after the
+//! first save.
+
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// How long the loop waits for more events after the first before acting.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What changed, after debouncing: either or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Change {
+    pub config: bool,
+    pub templates: bool,
+}
+
+impl Change {
+    fn merge(&mut self, other: Change) {
+        self.config |= other.config;
+        self.templates |= other.templates;
+    }
+}
+
+/// The watches; dropping it stops them.
+pub struct Watch {
+    _watcher: Option<notify::RecommendedWatcher>,
+    rx: UnboundedReceiver<Change>,
+    config_file: Option<PathBuf>,
+    templates_dir: Option<PathBuf>,
+}
+
+impl Watch {
+    /// Watches `config_file` (if any) and `templates_dir` (if any). A watch that cannot be set
+    /// up is logged and skipped: the daemon works without hot reload, just as before.
+    pub fn start(config_file: Option<&Path>, templates_dir: Option<&Path>) -> Watch {
+        let (tx, rx) = unbounded_channel();
+        let config_file = config_file.map(absolute);
+        let templates_dir = templates_dir.map(absolute);
+        let watcher = watcher(config_file.clone(), templates_dir.clone(), tx)
+            .inspect_err(|e| tracing::warn!("hot reload is off: {e}"))
+            .ok();
+        Watch {
+            _watcher: watcher,
+            rx,
+            config_file,
+            templates_dir,
+        }
+    }
+
+    /// Whether this watch covers these paths (after a config reload moved `templates_dir`, the
+    /// daemon starts a new one).
+    pub fn covers(&self, config_file: Option<&Path>, templates_dir: Option<&Path>) -> bool {
+        self.config_file == config_file.map(absolute)
+            && self.templates_dir == templates_dir.map(absolute)
+    }
+
+    /// The next change, once no more events have come for [`DEBOUNCE`]. Pending forever when
+    /// nothing is watched.
+    pub async fn next(&mut self) -> Change {
+        let Some(mut change) = self.rx.recv().await else {
+            return std::future::pending().await;
+        };
+        loop {
+            match tokio::time::timeout(DEBOUNCE, self.rx.recv()).await {
+                Ok(Some(more)) => change.merge(more),
+                Ok(None) | Err(_) => return change,
+            }
+        }
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn watcher(
+    config_file: Option<PathBuf>,
+    templates_dir: Option<PathBuf>,
+    tx: UnboundedSender<Change>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let (file, dir) = (config_file.clone(), templates_dir.clone());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        // Reads and opens change nothing; a finished write (close-write) is reported as access.
+        if matches!(event.kind, EventKind::Access(a) if a != notify::event::AccessKind::Close(notify::event::AccessMode::Write))
+        {
+            return;
+        }
+        let mut change = Change::default();
+        for path in &event.paths {
+            if file.as_deref() == Some(path.as_path()) {
+                change.config = true;
+            } else if let Some(dir) = &dir
+                && path.starts_with(dir)
+                && !is_scratch(path)
+            {
+                change.templates = true;
+            }
+        }
+        if change != Change::default() {
+            let _ = tx.send(change);
+        }
+    })?;
+    if let Some(parent) = config_file.as_deref().and_then(Path::parent) {
+        watcher.watch(parent, RecursiveMode::NonRecursive)?;
+    }
+    if let Some(dir) = &templates_dir {
+        watcher.watch(dir, RecursiveMode::Recursive)?;
+    }
+    Ok(watcher)
+}
+
+/// Editor droppings (`.index.html.swp`, `index.html~`, `4913`) that are not templates; a
+/// template set ignores them anyway, this only saves a re-render.
+fn is_scratch(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") || name == "4913"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_edit_of_either_is_one_change_after_the_burst() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("cortex-status.toml");
+        let templates = dir.path().join("templates");
+        std::fs::create_dir(&templates).unwrap();
+        std::fs::write(&config, "title = \"a\"\n").unwrap();
+        let mut watch = Watch::start(Some(&config), Some(&templates));
+        assert!(watch.covers(Some(&config), Some(&templates)));
+
+        // A save by rename, as editors do, then a burst of template writes.
+        std::fs::write(dir.path().join("new.toml"), "title = \"b\"\n").unwrap();
+        std::fs::rename(dir.path().join("new.toml"), &config).unwrap();
+        for i in 0..5 {
+            std::fs::write(templates.join("index.html"), format!("{i}")).unwrap();
+        }
+        let change = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("a change");
+        assert_eq!(
+            change,
+            Change {
+                config: true,
+                templates: true
+            }
+        );
+        // The burst was one change: nothing more is waiting.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), watch.next())
+                .await
+                .is_err()
+        );
+
+        // A swap file alone, or another file beside the config, is no change.
+        std::fs::write(templates.join(".index.html.swp"), "x").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), watch.next())
+                .await
+                .is_err()
+        );
+    }
+}
