@@ -595,3 +595,49 @@ fn through_caddy_the_api_reaches_the_endpoint_and_a_task_runs_to_completion() {
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.text().contains("password"), "{}", r.text());
 }
+
+/// The deployed page in a real browser, through Caddy and under its Content-Security-Policy:
+/// no violation and no console error, and the task form runs a task to completion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_through_caddy_the_page_works_under_the_csp() {
+    use crate::common::browser::Browser;
+    let s = tokio::task::spawn_blocking(|| stack("1s")).await.unwrap();
+    let b = Browser::start().await;
+
+    b.goto(&s.caddy.url("/")).await;
+    b.wait_for_text("body", "Symbiont API").await;
+    let errors = b.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "console errors on the status page: {errors:#?}"
+    );
+    let shot = b.screenshot("caddy-status-page").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    b.goto(&s.caddy.url("/tasks.html")).await;
+    b.find("form#task-form").await;
+    b.type_into("textarea#prompt", "Summarise the logs").await;
+    b.type_into("input#password", PASSWORD).await;
+    b.find("button#submit").await.click().await.unwrap();
+    b.wait_for_text("#task-status", "completed").await;
+    assert_eq!(
+        b.wait_for_text("#task-result", "all done").await,
+        "all done"
+    );
+    let shot = b.screenshot("caddy-task-form").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    let errors = b.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "console errors on the task form: {errors:#?}"
+    );
+    let posted = s
+        .symbiont
+        .received()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posted, 1, "the form's task reached Symbiont once");
+    drop(b);
+    tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
+}
