@@ -345,8 +345,12 @@ fn caddy_serves_each_kind_of_file_with_its_headers_and_gzip_sidecar() {
     }
     std::fs::write(root.path().join(".publish-Ab12"), "half a file").unwrap();
     std::fs::write(root.path().join("assets/.publish-Cd34"), "half a file").unwrap();
-    // Nothing listens on the API address: /api/* is not this test's business.
-    let caddy = Caddy::start(root.path(), "127.0.0.1:9".parse().unwrap());
+    // Nothing listens on the API address (a port just freed): the endpoint is "down".
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let caddy = Caddy::start(root.path(), closed);
 
     for kind in KINDS {
         let on_disk = std::fs::read(file_of(root.path(), kind.path)).unwrap();
@@ -400,8 +404,16 @@ fn caddy_serves_each_kind_of_file_with_its_headers_and_gzip_sidecar() {
     ] {
         let r = fetch(caddy.addr, path, true);
         assert_eq!(r.status, 404, "{path}: {}", r.text());
-        assert!(!r.text().contains("half a file"), "{path}");
+        assert_eq!(r.text(), "404 Not Found", "{path}");
+        assert_security_headers(&r, path);
     }
+    // Errors carry the same headers: a missing file, and the endpoint not answering.
+    let r = fetch(caddy.addr, "/no-such-page.html", true);
+    assert_eq!((r.status, r.text().as_str()), (404, "404 Not Found"));
+    assert_security_headers(&r, "a missing file");
+    let r = fetch(caddy.addr, "/api/health", true);
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_security_headers(&r, "/api/* with the endpoint down");
 }
 
 const PASSWORD: &str = "correct horse battery staple";
