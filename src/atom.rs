@@ -48,7 +48,7 @@ pub fn feed(snapshot: &Snapshot, site: &SiteInfo) -> String {
          <link rel=\"self\" type=\"application/atom+xml\" href=\"{self_href}\"/>\n  \
          <link rel=\"alternate\" type=\"text/html\" href=\"{home}\"/>\n  \
          <icon>{base}assets/favicon.svg</icon>\n",
-        id = escape(&ids.feed()),
+        id = ids.feed(),
         updated = format_time(&updated),
         version = escape(site.version),
         self_href = escape(&format!("{base}feed.xml")),
@@ -70,46 +70,75 @@ fn incident_updated(i: &Incident) -> DateTime<Utc> {
     i.end.unwrap_or(i.at)
 }
 
+/// Written piece by piece rather than with `format!`: a feed holds up to 50 incidents and is
+/// rendered every cycle (to be compared with the last one), so each entry's cost counts.
 fn incident_entry(out: &mut String, snapshot: &Snapshot, i: &Incident, ids: &Ids, home: &str) {
-    let name = service_name(snapshot, &i.service);
-    let mut text = format!(
-        "{name} went from {} to {} at {}",
-        i.from,
-        i.to,
-        words_time(&i.at)
-    );
+    let name = escape(service_name(snapshot, &i.service));
+    let at = format_time(&i.at);
+    let end = i.end.as_ref().map(format_time);
+    let (from, to) = (i.from.as_str(), i.to.as_str());
+    out.push_str("  <entry>\n    <id>");
+    ids.incident(out, i, &at);
+    for piece in [
+        "</id>\n    <title>",
+        &name,
+        " is ",
+        to,
+        "</title>\n    <updated>",
+    ] {
+        out.push_str(piece);
+    }
+    out.push_str(end.as_deref().unwrap_or(&at));
+    for piece in [
+        "</updated>\n    <published>",
+        &at,
+        "</published>\n    <category term=\"",
+    ] {
+        out.push_str(piece);
+    }
+    out.push_str(to);
+    out.push_str("\"/>\n    <link rel=\"alternate\" type=\"text/html\" href=\"");
+    out.push_str(&escape(home));
+    out.push_str("#service-");
+    out.push_str(&i.service);
+    out.push_str("\"/>\n    <content type=\"text\">");
+    for piece in [&name, " went from ", from, " to ", to, " at "] {
+        out.push_str(piece);
+    }
+    push_words_time(out, &at);
     match &i.error {
         Some(e) => {
-            let _ = write!(text, ": {e}.");
+            out.push_str(": ");
+            out.push_str(&escape(e));
+            out.push('.');
         }
-        None => text.push('.'),
+        None => out.push('.'),
     }
-    match i.end {
+    match &end {
         Some(end) => {
-            let _ = write!(
-                text,
-                " This lasted {}, until {}.",
-                duration_words(i.duration_seconds),
-                words_time(&end)
-            );
+            out.push_str(" This lasted ");
+            out.push_str(&duration_words(i.duration_seconds));
+            out.push_str(", until ");
+            push_words_time(out, end);
+            out.push('.');
         }
         // The duration so far changes every cycle; the entry says it is open instead.
-        None => text.push_str(" This is the current status."),
+        None => out.push_str(" This is the current status."),
     }
-    let _ = write!(
-        out,
-        "  <entry>\n    <id>{id}</id>\n    <title>{title}</title>\n    <updated>{updated}</updated>\n    \
-         <published>{published}</published>\n    <category term=\"{to}\"/>\n    \
-         <link rel=\"alternate\" type=\"text/html\" href=\"{href}\"/>\n    \
-         <content type=\"text\">{text}</content>\n  </entry>\n",
-        id = escape(&ids.incident(i)),
-        title = escape(&format!("{name} is {}", i.to)),
-        updated = format_time(&incident_updated(i)),
-        published = format_time(&i.at),
-        to = i.to,
-        href = escape(&format!("{home}#service-{}", i.service)),
-        text = escape(&text),
-    );
+    out.push_str("</content>\n  </entry>\n");
+}
+
+/// "2026-11-24T10:00:00Z" (as [`format_time`] writes it) → "2026-11-24 10:00:00 UTC", as the
+/// page writes times.
+fn push_words_time(out: &mut String, rfc3339: &str) {
+    match (rfc3339.get(..10), rfc3339.get(11..19)) {
+        (Some(date), Some(time)) => {
+            for piece in [date, " ", time, " UTC"] {
+                out.push_str(piece);
+            }
+        }
+        _ => out.push_str(rfc3339),
+    }
 }
 
 fn maintenance_entry(
@@ -148,7 +177,7 @@ fn maintenance_entry(
          <category term=\"maintenance\"/>\n    \
          <link rel=\"alternate\" type=\"text/html\" href=\"{home}\"/>\n    \
          <content type=\"text\">{text}</content>\n  </entry>\n",
-        id = escape(&ids.maintenance(m)),
+        id = ids.maintenance(m),
         title = escape(&title),
         start = format_time(&m.start),
         home = escape(home),
@@ -165,13 +194,15 @@ fn service_name<'a>(snapshot: &'a Snapshot, slug: &'a str) -> &'a str {
         .map_or(slug, |s| s.name.as_str())
 }
 
-/// "2026-11-24 10:00:00 UTC", as the page writes times.
 fn words_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    let mut out = String::with_capacity(23);
+    push_words_time(&mut out, &format_time(t));
+    out
 }
 
 /// Entry and feed ids: under the public URL, or `urn:` names when there is none.
 struct Ids {
+    /// What every id starts with, XML-escaped.
     prefix: String,
 }
 
@@ -186,7 +217,10 @@ impl Ids {
         } else {
             format!("{}feed.xml#", site.public_url)
         };
-        Ids { prefix }
+        // Escaped once here: a URL may hold `&`.
+        Ids {
+            prefix: escape(&prefix).into_owned(),
+        }
     }
 
     fn feed(&self) -> String {
@@ -196,13 +230,11 @@ impl Ids {
         }
     }
 
-    fn incident(&self, i: &Incident) -> String {
-        format!(
-            "{}incident-{}-{}",
-            self.prefix,
-            i.service,
-            format_time(&i.at)
-        )
+    /// `at` is the incident's start as [`format_time`] writes it.
+    fn incident(&self, out: &mut String, i: &Incident, at: &str) {
+        for piece in [&self.prefix, "incident-", &i.service, "-", at] {
+            out.push_str(piece);
+        }
     }
 
     fn maintenance(&self, m: &MaintenanceWindow) -> String {

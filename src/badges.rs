@@ -88,13 +88,21 @@ impl<'a> Badge<'a> {
 
     /// shields.io's endpoint schema.
     fn json(&self) -> String {
-        let mut text = serde_json::json!({
-            "schemaVersion": 1,
-            "label": self.label,
-            "message": self.message,
-            "color": self.colour,
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Endpoint<'a> {
+            schema_version: u8,
+            label: &'a str,
+            message: &'a str,
+            color: &'a str,
+        }
+        let mut text = serde_json::to_string(&Endpoint {
+            schema_version: 1,
+            label: self.label,
+            message: &self.message,
+            color: self.colour,
         })
-        .to_string();
+        .expect("strings always serialise");
         text.push('\n');
         text
     }

@@ -267,8 +267,8 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
 }
 
 /// Writes assets (once), every page, the outputs for machines and then `status.json`, each with
-/// its gzip sidecar. A page that fails to render keeps
-/// its last good file; the failure goes into `errors`. Returns whether everything was written.
+/// its gzip sidecar. A page that fails to render keeps its last good file; the failure goes into
+/// `errors`. Returns whether everything was written.
 fn write_outputs(
     out_dir: &std::path::Path,
     site: Result<Arc<Site>, Vec<String>>,

@@ -11,7 +11,7 @@
 //! endpoint to serve, only a file printed once a cycle.
 
 use crate::render::SiteInfo;
-use crate::snapshot::{Service, Snapshot, Status};
+use crate::snapshot::{Kind, Service, Snapshot, Status};
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
@@ -26,194 +26,264 @@ const STATUSES: [Status; 5] = [
 
 /// The exposition of `snapshot`.
 pub fn metrics(snapshot: &Snapshot, site: &SiteInfo) -> String {
-    let mut out = Exposition {
-        text: String::with_capacity(2048 + 1600 * snapshot.services.len()),
-    };
-    out.gauge(
+    let mut text = String::with_capacity(2048 + 1600 * snapshot.services.len());
+    let out = &mut text;
+    let version = label("version", site.version);
+    family(
+        out,
         "cortex_status_build_info",
         "The version of cortex-status that wrote this; always 1.",
-        [(vec![("version", site.version)], 1.0)],
-    );
-    out.gauge(
+    )
+    .sample(&[&version], 1.0);
+    family(
+        out,
         "cortex_status_generated_timestamp_seconds",
         "When this snapshot was taken, in seconds since the Unix epoch.",
-        [(vec![], timestamp(&snapshot.generated_at))],
-    );
-    out.gauge(
+    )
+    .sample(&[], timestamp(&snapshot.generated_at));
+    family(
+        out,
         "cortex_status_interval_seconds",
         "How often a snapshot is taken.",
-        [(vec![], snapshot.interval_seconds.as_secs_f64())],
-    );
-    out.gauge(
+    )
+    .sample(&[], snapshot.interval_seconds.as_secs_f64());
+    family(
+        out,
         "cortex_status_errors",
         "Problems in this cycle that are not a service's status (see errors in status.json).",
-        [(vec![], snapshot.errors.len() as f64)],
-    );
-    out.gauge(
+    )
+    .sample(&[], snapshot.errors.len() as f64);
+    let mut f = family(
+        out,
         "cortex_status_overall_status",
         "The worst status among the services: 1 for the current status word, 0 for the others.",
-        STATUSES.map(|s| {
-            let value = f64::from(u8::from(s == snapshot.overall));
-            (vec![("status", s.as_str())], value)
-        }),
     );
+    for (status, words) in STATUSES.iter().zip(STATUS_LABELS) {
+        f.sample(&[words], flag(*status == snapshot.overall));
+    }
 
-    let services = &snapshot.services;
-    out.gauge(
+    // The labels that name a service, escaped once: its slug (stable) and its name (for people).
+    let services: Vec<(&Service, String)> = snapshot
+        .services
+        .iter()
+        .map(|s| {
+            (
+                s,
+                format!("{},{}", label("service", &s.slug), label("name", &s.name)),
+            )
+        })
+        .collect();
+    let mut f = family(
+        out,
         "cortex_status_service_up",
         "Whether the service answered its last check: 1 when up or degraded, 0 when down, in maintenance or unknown.",
-        services.iter().map(|s| {
-            let up = matches!(s.status, Status::Up | Status::Degraded);
-            let mut labels = id(s);
-            labels.push(("kind", kind_word(s.kind)));
-            (labels, f64::from(u8::from(up)))
-        }),
     );
-    out.gauge(
+    for (s, id) in &services {
+        let kind = kind_label(s.kind);
+        f.sample(
+            &[id, kind],
+            flag(matches!(s.status, Status::Up | Status::Degraded)),
+        );
+    }
+    let mut f = family(
+        out,
         "cortex_status_service_status",
         "The service's status: 1 for the current status word, 0 for the others.",
-        services.iter().flat_map(|s| {
-            STATUSES.map(|status| {
-                let mut labels = id(s);
-                labels.push(("status", status.as_str()));
-                (labels, f64::from(u8::from(status == s.status)))
-            })
-        }),
     );
-    out.gauge(
+    for (s, id) in &services {
+        for (status, words) in STATUSES.iter().zip(STATUS_LABELS) {
+            f.sample(&[id, words], flag(*status == s.status));
+        }
+    }
+    let mut f = family(
+        out,
         "cortex_status_service_latency_seconds",
         "Time to the service's answer in its last check; absent when it did not answer.",
-        services
-            .iter()
-            .filter_map(|s| Some((id(s), s.latency_ms? / 1000.0))),
     );
-    out.gauge(
+    for (s, id) in &services {
+        if let Some(ms) = s.latency_ms {
+            f.sample(&[id], ms / 1000.0);
+        }
+    }
+    let mut f = family(
+        out,
         "cortex_status_service_uptime_ratio",
         "Share of counted checks in the window that found the service available; absent when none was counted.",
-        services.iter().flat_map(|s| {
-            let u = &s.uptime;
-            [
-                ("24h", u.day),
-                ("7d", u.week),
-                ("30d", u.month),
-                ("90d", u.quarter),
-                ("365d", u.year),
-            ]
-            .into_iter()
-            .filter_map(move |(window, ratio)| {
-                let mut labels = id(s);
-                labels.push(("window", window));
-                Some((labels, ratio?))
-            })
-        }),
     );
-    out.gauge(
+    for (s, id) in &services {
+        let u = &s.uptime;
+        let windows = [u.day, u.week, u.month, u.quarter, u.year];
+        for (ratio, window) in windows.into_iter().zip(WINDOW_LABELS) {
+            if let Some(ratio) = ratio {
+                f.sample(&[id, window], ratio);
+            }
+        }
+    }
+    let mut f = family(
+        out,
         "cortex_status_service_checked_timestamp_seconds",
         "When the service's last check finished, in seconds since the Unix epoch.",
-        services
-            .iter()
-            .filter_map(|s| Some((id(s), timestamp(s.checked_at.as_ref()?)))),
     );
+    for (s, id) in &services {
+        if let Some(t) = &s.checked_at {
+            f.sample(&[id], timestamp(t));
+        }
+    }
 
     let host = &snapshot.host;
     if let Some(load) = host.load {
-        for (name, help, value) in [
-            (
-                "cortex_status_host_load1",
-                "Load average over 1 minute.",
-                load.one,
-            ),
-            (
-                "cortex_status_host_load5",
-                "Load average over 5 minutes.",
-                load.five,
-            ),
-            (
-                "cortex_status_host_load15",
-                "Load average over 15 minutes.",
-                load.fifteen,
-            ),
-        ] {
-            out.gauge(name, help, [(vec![], value)]);
-        }
+        family(
+            out,
+            "cortex_status_host_load1",
+            "Load average over 1 minute.",
+        )
+        .sample(&[], load.one);
+        family(
+            out,
+            "cortex_status_host_load5",
+            "Load average over 5 minutes.",
+        )
+        .sample(&[], load.five);
+        family(
+            out,
+            "cortex_status_host_load15",
+            "Load average over 15 minutes.",
+        )
+        .sample(&[], load.fifteen);
     }
-    out.gauge(
-        "cortex_status_host_cpu_load_normalized",
-        "Load average over 1 minute divided by the CPU count: 1 means every core is busy.",
-        host.cpu_load_normalized.map(|v| (vec![], v)),
-    );
+    if let Some(v) = host.cpu_load_normalized {
+        family(
+            out,
+            "cortex_status_host_cpu_load_normalized",
+            "Load average over 1 minute divided by the CPU count: 1 means every core is busy.",
+        )
+        .sample(&[], v);
+    }
     if let Some(memory) = host.memory {
-        out.gauge(
+        family(
+            out,
             "cortex_status_host_memory_total_bytes",
             "Memory installed.",
-            [(vec![], memory.total_bytes as f64)],
-        );
-        out.gauge(
+        )
+        .sample(&[], memory.total_bytes as f64);
+        family(
+            out,
             "cortex_status_host_memory_used_bytes",
             "Memory in use.",
-            [(vec![], memory.used_bytes as f64)],
-        );
+        )
+        .sample(&[], memory.used_bytes as f64);
     }
-    let disks = host.disks.as_deref().unwrap_or_default();
-    out.gauge(
+    let disks: Vec<_> = host
+        .disks
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|d| (d, label("mount", &d.mount)))
+        .collect();
+    let mut f = family(
+        out,
         "cortex_status_host_disk_total_bytes",
         "Size of the filesystem mounted at `mount`.",
-        disks
-            .iter()
-            .map(|d| (vec![("mount", d.mount.as_str())], d.total_bytes as f64)),
     );
-    out.gauge(
+    for (d, mount) in &disks {
+        f.sample(&[mount], d.total_bytes as f64);
+    }
+    let mut f = family(
+        out,
         "cortex_status_host_disk_used_bytes",
         "Space in use on the filesystem mounted at `mount`.",
-        disks
-            .iter()
-            .map(|d| (vec![("mount", d.mount.as_str())], d.used_bytes as f64)),
     );
-    out.text
-}
-
-type Labels<'a> = Vec<(&'static str, &'a str)>;
-
-/// The labels that name a service: its slug (stable) and its name (for people).
-fn id(s: &Service) -> Labels<'_> {
-    vec![("service", s.slug.as_str()), ("name", s.name.as_str())]
-}
-
-struct Exposition {
-    text: String,
-}
-
-impl Exposition {
-    /// Writes one gauge family: HELP and TYPE, then its samples; nothing when there are none.
-    /// `help` is ours, never user-written, so it needs no escaping.
-    fn gauge<'a>(
-        &mut self,
-        name: &str,
-        help: &str,
-        samples: impl IntoIterator<Item = (Labels<'a>, f64)>,
-    ) {
-        let mut samples = samples.into_iter().peekable();
-        if samples.peek().is_none() {
-            return;
-        }
-        let _ = write!(self.text, "# HELP {name} {help}\n# TYPE {name} gauge\n");
-        for (labels, value) in samples {
-            self.text.push_str(name);
-            for (i, (label, v)) in labels.iter().enumerate() {
-                self.text.push(if i == 0 { '{' } else { ',' });
-                self.text.push_str(label);
-                self.text.push_str("=\"");
-                escape_label_value(&mut self.text, v);
-                self.text.push('"');
-            }
-            if !labels.is_empty() {
-                self.text.push('}');
-            }
-            self.text.push(' ');
-            write_value(&mut self.text, value);
-            self.text.push('\n');
-        }
+    for (d, mount) in &disks {
+        f.sample(&[mount], d.used_bytes as f64);
     }
+    text
+}
+
+/// The `status` label of each of [`STATUSES`], in the same order.
+const STATUS_LABELS: [&str; 5] = [
+    "status=\"up\"",
+    "status=\"degraded\"",
+    "status=\"down\"",
+    "status=\"maintenance\"",
+    "status=\"unknown\"",
+];
+
+/// The `window` label of each [`crate::snapshot::Uptime`] field, in declaration order.
+const WINDOW_LABELS: [&str; 5] = [
+    "window=\"24h\"",
+    "window=\"7d\"",
+    "window=\"30d\"",
+    "window=\"90d\"",
+    "window=\"365d\"",
+];
+
+/// The `kind` label.
+fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Http => "kind=\"http\"",
+        Kind::Tcp => "kind=\"tcp\"",
+        Kind::Systemd => "kind=\"systemd\"",
+        Kind::Feed => "kind=\"feed\"",
+    }
+}
+
+/// A family about to be written: its `# HELP` and `# TYPE` lines go out with its first sample,
+/// so a family with no sample leaves nothing behind.
+struct Family<'a> {
+    out: &'a mut String,
+    name: &'static str,
+    help: &'static str,
+    started: bool,
+}
+
+/// Every family here is a gauge. `help` is ours, never user-written, so it needs no escaping.
+fn family<'a>(out: &'a mut String, name: &'static str, help: &'static str) -> Family<'a> {
+    Family {
+        out,
+        name,
+        help,
+        started: false,
+    }
+}
+
+impl Family<'_> {
+    /// One sample; `labels` are `key="value"` pairs already escaped (see [`label`]).
+    fn sample(&mut self, labels: &[&str], value: f64) {
+        let out = &mut *self.out;
+        if !self.started {
+            self.started = true;
+            let _ = write!(
+                out,
+                "# HELP {0} {1}\n# TYPE {0} gauge\n",
+                self.name, self.help
+            );
+        }
+        out.push_str(self.name);
+        for (i, l) in labels.iter().enumerate() {
+            out.push(if i == 0 { '{' } else { ',' });
+            out.push_str(l);
+        }
+        if !labels.is_empty() {
+            out.push('}');
+        }
+        out.push(' ');
+        write_value(out, value);
+        out.push('\n');
+    }
+}
+
+/// `key="value"` with the value escaped.
+fn label(key: &str, value: &str) -> String {
+    let mut out = String::with_capacity(key.len() + value.len() + 3);
+    out.push_str(key);
+    out.push_str("=\"");
+    escape_label_value(&mut out, value);
+    out.push('"');
+    out
+}
+
+fn flag(on: bool) -> f64 {
+    f64::from(u8::from(on))
 }
 
 /// The format's escapes in a label value: backslash, double quote and line feed.
@@ -243,16 +313,6 @@ fn write_value(out: &mut String, value: f64) {
 /// Seconds since the epoch, to the millisecond.
 fn timestamp(t: &DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
-}
-
-fn kind_word(kind: crate::snapshot::Kind) -> &'static str {
-    use crate::snapshot::Kind;
-    match kind {
-        Kind::Http => "http",
-        Kind::Tcp => "tcp",
-        Kind::Systemd => "systemd",
-        Kind::Feed => "feed",
-    }
 }
 
 #[cfg(test)]
