@@ -396,8 +396,9 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
     }
 }
 
-/// Writes assets (once), every page and then `status.json`. A page that fails to render keeps
-/// its last good file; the failure goes into `errors`. Returns whether everything was written.
+/// Writes assets (once), every page, the outputs for machines and then `status.json`, each with
+/// its gzip sidecar. A page that fails to render keeps its last good file; the failure goes into
+/// `errors`. Returns whether everything was written.
 fn write_outputs(
     out_dir: &std::path::Path,
     site: Option<&Site>,
@@ -426,7 +427,7 @@ fn write_outputs(
         Some(site) => {
             if with_assets {
                 for (name, bytes) in &site.assets {
-                    if let Err(e) = publish::write_if_changed(out_dir, name, bytes) {
+                    if let Err(e) = publish::write_if_changed_with_gz(out_dir, name, bytes) {
                         fail(snapshot, format!("{e:#}"));
                     }
                 }
@@ -438,7 +439,7 @@ fn write_outputs(
                     // the form page hardly ever, and an unchanged file is not worth a new inode.
                     for name in render::PAGES {
                         let written = site.render(name, &ctx).and_then(|html| {
-                            publish::write_if_changed(out_dir, name, html.as_bytes())
+                            publish::write_if_changed_with_gz(out_dir, name, html.as_bytes())
                                 .map(drop)
                                 .map_err(|e| format!("{e:#}"))
                         });
@@ -450,8 +451,10 @@ fn write_outputs(
             }
         }
     }
+    // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
+    ok &= crate::feeds::write(out_dir, site_info, snapshot, with_assets);
     let json = render::json(snapshot);
-    if let Err(e) = publish::write(out_dir, "status.json", &json).context("status.json") {
+    if let Err(e) = publish::write_with_gz(out_dir, "status.json", &json).context("status.json") {
         snapshot.errors.push(format!("{e:#}"));
         ok = false;
     }

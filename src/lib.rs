@@ -1,18 +1,23 @@
 //! cortex-status: a status page for one small server, built as a static-site generator.
 //!
 //! The flow of data (see DESIGN.md): [`host`] and [`probe`] feed a [`snapshot::Snapshot`] each
-//! cycle; [`render`] turns it into the page and `status.json`; [`publish`] writes them atomically
-//! into `out_dir`. [`daemon`] runs that on a timer beside [`server`], the HTTP listener.
+//! cycle; [`render`] turns it into the page and `status.json`, [`atom`], [`metrics`] and
+//! [`badges`] into the outputs for machines; [`publish`] writes them atomically into `out_dir`.
+//! [`daemon`] runs that on a timer beside [`server`], the HTTP listener.
 #![forbid(unsafe_code)]
 
+pub mod atom;
+pub mod badges;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod feeds;
 pub mod generator;
 pub mod history;
 pub mod hook;
 pub mod host;
+pub mod metrics;
 pub mod preview;
 pub mod probe;
 pub mod publish;
@@ -22,6 +27,7 @@ pub mod server;
 pub mod snapshot;
 pub mod tasks;
 pub mod templates;
+pub mod xml;
 
 use cli::{Cli, Command};
 use config::Config;

@@ -108,6 +108,11 @@ fn percent(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 /// Seconds → the two largest units: 93784 → "1d 2h".
 fn duration(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let s = number(value, "duration")?.max(0.0) as u64;
+    Ok(Value::String(duration_words(s)))
+}
+
+/// The `duration` filter's words, for outputs that are not templates (the Atom feed).
+pub fn duration_words(s: u64) -> String {
     let parts = [
         (s / 86_400, "d"),
         (s / 3_600 % 24, "h"),
@@ -115,14 +120,13 @@ fn duration(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
         (s % 60, "s"),
     ];
     let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
-    let text = parts[first..]
+    parts[first..]
         .iter()
         .take(2)
         .filter(|(n, _)| *n > 0 || first == 3)
         .map(|(n, u)| format!("{n}{u}"))
         .collect::<Vec<_>>()
-        .join(" ");
-    Ok(Value::String(text))
+        .join(" ")
 }
 
 fn text<'a>(value: &'a Value, filter: &str) -> tera::Result<&'a str> {

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod daemon;
 mod deploy;
+mod feeds;
 mod history;
 mod hook;
 mod preview;
