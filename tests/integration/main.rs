@@ -7,6 +7,7 @@ mod common;
 mod browser;
 mod cli;
 mod daemon;
+mod pages;
 mod preview;
 mod probes;
 mod tasks;
