@@ -214,7 +214,8 @@ async fn a_symbiont_401_is_shown() {
 /// The daemon watching one HTTP service (a peer the test controls) every second, after two
 /// cycles (so the service has been checked), and a browser.
 struct Live {
-    site: Site,
+    /// Holds the scratch directory (out_dir, config) for the test's length.
+    _site: Site,
     daemon: Daemon,
     peer: Peer,
     browser: Browser,
@@ -231,7 +232,7 @@ impl Live {
         let browser = Browser::start_with(options).await;
         daemon.wait_for_cycles(2, Duration::from_secs(20));
         Live {
-            site,
+            _site: site,
             daemon,
             peer,
             browser,
