@@ -440,3 +440,37 @@ async fn without_javascript_the_page_is_complete_and_refreshes_itself() {
     let path = b.screenshot("status-page-no-js").await;
     assert!(std::fs::metadata(&path).unwrap().len() > 1000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_feed_costs_a_304_and_no_page_fetch() {
+    // One cycle, then nothing changes for an hour: every poll after the first finds the feed
+    // unchanged.
+    let site = Site::new("title = \"Quiet\"\ninterval = \"1h\"\n");
+    let daemon = site.start();
+    daemon.wait_for_cycles(1, Duration::from_secs(20));
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/index.html", daemon.addr()))
+        .await;
+    let polls = "return performance.getEntriesByType('resource')
+        .filter(e => e.initiatorType === 'fetch')
+        .map(e => new URL(e.name).pathname + ' ' + e.responseStatus).join(', ');";
+    // The pace is max(interval, 2 s) capped at 60 s: with an interval of an hour, one a minute.
+    // So: the first poll only, within this test's time; it must be a full 200, and the page is
+    // not fetched again for a feed no newer than what is on screen.
+    let seen = b.wait_for_script(polls, "/status.json").await;
+    assert_eq!(seen, "/status.json 200", "{seen}");
+    // The tab is hidden, then shown again (the events a browser fires): shown, the page polls
+    // at once rather than waiting out the minute, and the unchanged feed costs a 304.
+    let visibility = |hidden: bool| {
+        format!(
+            "Object.defineProperty(document, 'hidden', {{value: {hidden}, configurable: true}}); \
+             document.dispatchEvent(new Event('visibilitychange')); return true;"
+        )
+    };
+    b.run(&visibility(true)).await;
+    b.run(&visibility(false)).await;
+    let seen = b.wait_for_script(polls, "304").await;
+    assert_eq!(seen, "/status.json 200, /status.json 304", "{seen}");
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
