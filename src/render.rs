@@ -105,8 +105,9 @@ pub fn register_filters(tera: &mut Tera) {
     tera.register_filter("clock", clock);
     tera.register_filter("availability", availability);
     tera.register_filter("timespan", timespan);
-    tera.register_filter("day_strip", charts::Markup(charts::day_strip));
+    tera.register_filter("day_strip", charts::DayStrip::default());
     tera.register_filter("sparkline", charts::Markup(charts::sparkline));
+    tera.register_filter("uptimes", charts::Markup(charts::uptimes));
 }
 
 fn number(value: &Value, filter: &str) -> tera::Result<f64> {

@@ -198,7 +198,8 @@ impl TemplateSet {
 
     /// Parses every template into one tera instance. Each template is first parsed alone, so
     /// every broken file is reported (tera itself stops at the first); then all together, which
-    /// finds a missing parent or macro file.
+    /// finds a missing parent or macro file. A macro file that no template imports is checked
+    /// but not kept (see [`Self::unused_macros`]).
     pub fn compile(&self) -> Result<Tera, Vec<Problem>> {
         let mut problems: Vec<Problem> = self
             .templates()
@@ -214,7 +215,10 @@ impl TemplateSet {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html", ".xml", ".svg"]);
         crate::render::register_filters(&mut tera);
-        let all = self.templates().map(|s| (s.name.as_str(), s.text.as_str()));
+        let all = self
+            .templates()
+            .filter(|s| !self.unused_macros(s))
+            .map(|s| (s.name.as_str(), s.text.as_str()));
         if let Err(e) = tera.add_raw_templates(all) {
             // The message names the template at fault; point at it when we can.
             let text = chain(&e);
@@ -233,6 +237,21 @@ impl TemplateSet {
             return Err(problems);
         }
         Ok(tera)
+    }
+
+    /// Whether `source` is a file of macros that no template (custom pages included) names in
+    /// quotes, as `{% import "macros.html" as m %}` does. tera's syntax trees are large and live
+    /// as long as the daemon: the default macros.html alone is about 60 KB resident, for
+    /// nothing on a site without custom pages, and RSS is one of this project's budgets.
+    fn unused_macros(&self, source: &Source) -> bool {
+        let defines_macros = source.text.contains("{% macro") || source.text.contains("{%- macro");
+        let quoted = [format!("\"{}\"", source.name), format!("'{}'", source.name)];
+        defines_macros
+            && !self.sources.iter().any(|other| {
+                other.name != source.name
+                    && !other.is_asset()
+                    && quoted.iter().any(|q| other.text.contains(q.as_str()))
+            })
     }
 
     /// Adds each custom page (`pages/*.html`) to `tera` on its own, after [`Self::compile`]: a
@@ -535,5 +554,29 @@ mod tests {
         // …nor the other page from being added, and tera is left without it.
         assert!(tera.get_template_names().any(|n| n == "pages/ok.html"));
         assert!(!tera.get_template_names().any(|n| n == "pages/broken.html"));
+    }
+
+    #[test]
+    fn a_macro_file_is_kept_only_when_a_template_imports_it() {
+        let names = |set: &TemplateSet| {
+            let mut tera = set.compile().unwrap();
+            set.add_custom_pages(&mut tera);
+            tera.get_template_names()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let embedded = TemplateSet::load(None).unwrap();
+        assert!(!names(&embedded).contains(&"macros.html".to_string()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pages")).unwrap();
+        std::fs::write(
+            dir.path().join("pages/x.html"),
+            "{% import \"macros.html\" as m %}{{ m::status(status=overall) }}",
+        )
+        .unwrap();
+        let with_page = TemplateSet::load(Some(dir.path())).unwrap();
+        let names = names(&with_page);
+        assert!(names.contains(&"macros.html".to_string()), "{names:?}");
+        assert!(names.contains(&"pages/x.html".to_string()));
     }
 }
