@@ -28,8 +28,8 @@
     var age = Date.now() + skew - shown, text = "", el = $("updated-ago"), banner = $("stale");
     if (el && age >= 0) { el.textContent = ago(age) + " ago, at"; el.hidden = false; }
     if (problem) {
-      text = problem + "; the data below is from " + new Date(shown).toISOString().slice(11, 19) +
-        " UTC, " + ago(age) + " ago.";
+      text = problem + (shown ? "; the data below is from " +
+        new Date(shown).toISOString().slice(11, 19) + " UTC, " + ago(age) + " ago." : ".");
     } else if (age > 3 * Math.max(interval, pace())) {
       text = "This data is " + ago(age) + " old: the status generator may have stopped.";
     }
