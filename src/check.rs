@@ -8,7 +8,7 @@
 use crate::config::{Config, Env};
 use crate::generator::Site;
 use crate::render::{self, SiteInfo};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub struct Report {
     pub problems: Vec<String>,
@@ -45,17 +45,20 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
         Err(template_problems) => problems.extend(template_problems),
         Ok(site) => {
             let example = render::example_snapshot();
-            let ctx =
-                render::context(&example, &SiteInfo::new(config_ref)).expect("example serialises");
-            for name in render::PAGES {
+            let ctx = site
+                .context(&example, &SiteInfo::new(config_ref))
+                .expect("example serialises");
+            // Custom pages too: one that does not compile comes with its problem.
+            for page in site.outputs() {
                 pages += 1;
-                if let Err(e) = site.render(name, &ctx) {
-                    let file = templates_dir
-                        .as_ref()
-                        .map(|d| d.join(name))
-                        .filter(|p| p.is_file())
-                        .unwrap_or_else(|| PathBuf::from(format!("(embedded) {name}")));
-                    problems.push(format!("{}: renders with an error: {e}", file.display()));
+                let rendered = match &page.problem {
+                    Some(problem) => Err(problem.clone()),
+                    None => site
+                        .render(&page.template, &ctx)
+                        .map_err(|e| format!("{}: renders with an error: {e}", page.location)),
+                };
+                if let Err(e) = rendered {
+                    problems.push(e);
                 }
             }
         }

@@ -5,8 +5,127 @@
 //! which also hides publish's temporary files) or holds a `\` or NUL. The file found is then
 //! canonicalised and must still lie under the canonical `out_dir`, which defeats symlinks that
 //! point out. Anything refused is a plain 404: the preview says nothing about what exists.
+//!
+//! Every file goes out with `ETag` and `Last-Modified`, and a request whose `If-None-Match` (or,
+//! without one, `If-Modified-Since`) still matches gets a bodiless 304: the page's script polls
+//! `status.json` every few seconds, and most polls of an unchanged file cost only a head. The
+//! headers are the ones Caddy's file server sends, so the preview behaves as production does;
+//! HTML also gets the Content-Security-Policy production is meant to enforce, so a template
+//! that breaks it shows up here first.
 
+use std::fs::Metadata;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tiny_http::{Header, Request, Response, StatusCode};
+
+/// The policy for pages: nothing inline, nothing from elsewhere.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'";
+
+/// The answer for a GET or HEAD of `target` under `out_dir`: the file, a 304 when the request's
+/// validators still match it, or `None` for a 404.
+pub fn response(out_dir: &Path, request: &Request) -> Option<Response<Box<dyn Read + Send>>> {
+    let target = request.url();
+    let path = resolve(out_dir, target)?;
+    let file = std::fs::File::open(&path).ok()?;
+    let meta = file.metadata().ok()?;
+    let (etag, modified) = validators(&meta);
+    let header_value = |name: &'static str| {
+        request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str())
+    };
+    let fresh = not_modified(
+        &etag,
+        meta.modified().ok(),
+        header_value("If-None-Match"),
+        header_value("If-Modified-Since"),
+    );
+    let mut response = if fresh {
+        Response::empty(StatusCode(304)).boxed()
+    } else {
+        Response::from_file(file)
+            .with_header(header("Content-Type", content_type(&path)))
+            .boxed()
+    };
+    response.add_header(header("ETag", &etag));
+    if let Some(modified) = modified {
+        response.add_header(header("Last-Modified", &modified));
+    }
+    response.add_header(header("Cache-Control", cache_control(&path, target)));
+    response.add_header(header("X-Content-Type-Options", "nosniff"));
+    if path.extension().is_some_and(|e| e == "html") {
+        response.add_header(header("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+    }
+    Some(response)
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header value is ASCII")
+}
+
+/// A strong `ETag` from what changes when publish replaces a file (inode, mtime in ns, size),
+/// and the `Last-Modified` date. Publishing renames a new file into place, so new content always
+/// means a new inode and mtime; an unchanged page (`write_if_changed`) keeps both.
+fn validators(meta: &Metadata) -> (String, Option<String>) {
+    let nanos = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let etag = format!("\"{inode:x}-{nanos:x}-{:x}\"", meta.len());
+    (etag, meta.modified().ok().map(httpdate::fmt_http_date))
+}
+
+/// Whether a conditional GET may be answered 304 (RFC 9110, 13.2.2): `If-None-Match` when
+/// present, and only then; else `If-Modified-Since`, which has whole seconds and so cannot see
+/// two versions within one second: the ETag is what the page's script relies on.
+fn not_modified(
+    etag: &str,
+    modified: Option<SystemTime>,
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+) -> bool {
+    if let Some(list) = if_none_match {
+        let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+        return list.trim() == "*" || list.split(',').any(|t| bare(t) == bare(etag));
+    }
+    match (
+        modified,
+        if_modified_since.and_then(|v| httpdate::parse_http_date(v).ok()),
+    ) {
+        (Some(modified), Some(since)) => {
+            let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            secs(modified) <= secs(since)
+        }
+        _ => false,
+    }
+}
+
+/// Pages, the feed and the metrics change every cycle: revalidate every time (a 304 is cheap).
+/// An asset asked for with its version (`style.css?v=…`) never changes under that URL.
+fn cache_control(path: &Path, target: &str) -> &'static str {
+    let versioned = target
+        .split_once('?')
+        .is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("v=")));
+    let asset = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "assets");
+    if asset && versioned {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
 
 /// The file to serve for a request target (path and optional query), or `None` for a 404.
 pub fn resolve(out_dir: &Path, target: &str) -> Option<PathBuf> {
@@ -112,6 +231,42 @@ mod tests {
             "secret.txt",
         ] {
             assert_eq!(resolve(&out, target), None, "{target}");
+        }
+    }
+
+    #[test]
+    fn a_matching_etag_is_not_modified_and_wins_over_the_date() {
+        let now = SystemTime::now();
+        let later = httpdate::fmt_http_date(now + std::time::Duration::from_secs(60));
+        let earlier = httpdate::fmt_http_date(now - std::time::Duration::from_secs(60));
+        let e = "\"1-2-3\"";
+        assert!(not_modified(e, Some(now), Some("\"1-2-3\""), None));
+        assert!(not_modified(e, Some(now), Some("\"x\", W/\"1-2-3\""), None));
+        assert!(not_modified(e, Some(now), Some("*"), None));
+        assert!(!not_modified(e, Some(now), Some("\"1-2-4\""), None));
+        // If-None-Match decides alone when present, even against a later date.
+        assert!(!not_modified(e, Some(now), Some("\"old\""), Some(&later)));
+        assert!(not_modified(e, Some(now), None, Some(&later)));
+        assert!(!not_modified(e, Some(now), None, Some(&earlier)));
+        assert!(!not_modified(e, Some(now), None, Some("yesterday")));
+        assert!(!not_modified(e, Some(now), None, None));
+    }
+
+    #[test]
+    fn only_versioned_assets_are_cached_for_long() {
+        let asset = Path::new("/srv/public/assets/style.css");
+        assert_eq!(
+            cache_control(asset, "/assets/style.css?v=1a2b3c4d"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(cache_control(asset, "/assets/style.css"), "no-cache");
+        for (file, target) in [
+            ("/srv/public/index.html", "/index.html?v=1"),
+            ("/srv/public/status.json", "/status.json"),
+            ("/srv/public/metrics", "/metrics"),
+            ("/srv/public/feed.xml", "/feed.xml"),
+        ] {
+            assert_eq!(cache_control(Path::new(file), target), "no-cache", "{file}");
         }
     }
 

@@ -131,19 +131,8 @@ fn handle(
         respond(request, r);
         return;
     }
-    let found = preview::resolve(dir, &url).and_then(|file| {
-        let opened = std::fs::File::open(&file).ok()?;
-        Some((file, opened))
-    });
-    match found {
-        Some((file, opened)) => {
-            let mut r = Response::from_file(opened)
-                .with_header(header("Content-Type", preview::content_type(&file)))
-                .with_header(header("X-Content-Type-Options", "nosniff"));
-            // The preview always revalidates: it is for looking at what was just generated.
-            r.add_header(header("Cache-Control", "no-cache"));
-            respond(request, r.boxed());
-        }
+    match preview::response(dir, &request) {
+        Some(response) => respond(request, response),
         None => respond(request, text_response(404, "404 not found\n")),
     }
 }

@@ -3,7 +3,8 @@
 //! The binary carries every default template and asset (`templates/` in the repository), so it
 //! runs with no files beside it. A file of the same name in the configured `templates_dir`
 //! replaces its embedded twin; a new file there is added. Names under `assets/` are copied to
-//! `out_dir` as they are; everything else is a tera template.
+//! `out_dir` as they are; everything else is a tera template. `pages/NAME.html` is a custom page,
+//! published as `NAME.html`: each is compiled on its own, so a broken one never stops the others.
 //!
 //! This module only loads and parses. Which templates become pages, and with what context, is
 //! `render`'s business.
@@ -31,7 +32,17 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "assets/tasks.js",
         include_str!("../templates/assets/tasks.js"),
     ),
+    (
+        "assets/live.js",
+        include_str!("../templates/assets/live.js"),
+    ),
 ];
+
+/// Where custom pages live among the templates.
+pub const PAGES_DIR: &str = "pages/";
+
+/// Output names the built-in pages take; a custom page may not take them over.
+const RESERVED_PAGE_NAMES: &[&str] = &["index", "tasks"];
 
 /// File name endings a template directory may hold; anything else (editor swap files, backups,
 /// notes) is ignored.
@@ -64,6 +75,29 @@ impl Source {
     pub fn is_asset(&self) -> bool {
         self.name.starts_with("assets/")
     }
+
+    /// `pages/*.html`. Partials for custom pages go elsewhere (a page name cannot hold `/`).
+    pub fn is_custom_page(&self) -> bool {
+        self.name.starts_with(PAGES_DIR) && self.name.ends_with(".html")
+    }
+}
+
+/// A custom page (`pages/NAME.html`), published as `NAME.html`.
+#[derive(Debug, Clone)]
+pub struct CustomPage {
+    /// `NAME`, as found.
+    pub name: String,
+    /// `NAME.html`; `None` when the name is refused (not safe as a file name and a link), and
+    /// then nothing is published.
+    pub file: Option<String>,
+    /// The template's name, `pages/NAME.html`.
+    pub template: String,
+    /// From a first line `{# title: Disks #}`, for the navigation.
+    pub title: Option<String>,
+    /// The file to point a person at.
+    pub location: String,
+    /// Why it cannot be rendered (a bad name, a syntax error, a missing parent or macro file).
+    pub problem: Option<Problem>,
 }
 
 /// A problem with a template, located as precisely as tera allows.
@@ -151,8 +185,11 @@ impl TemplateSet {
         }
     }
 
+    /// The templates every page may use (layouts, macros, built-in pages); custom pages apart.
     pub fn templates(&self) -> impl Iterator<Item = &Source> {
-        self.sources.iter().filter(|s| !s.is_asset())
+        self.sources
+            .iter()
+            .filter(|s| !s.is_asset() && !s.is_custom_page())
     }
 
     pub fn assets(&self) -> impl Iterator<Item = &Source> {
@@ -161,7 +198,8 @@ impl TemplateSet {
 
     /// Parses every template into one tera instance. Each template is first parsed alone, so
     /// every broken file is reported (tera itself stops at the first); then all together, which
-    /// finds a missing parent or macro file.
+    /// finds a missing parent or macro file. A macro file that no template imports is checked
+    /// but not kept (see [`Self::unused_macros`]).
     pub fn compile(&self) -> Result<Tera, Vec<Problem>> {
         let mut problems: Vec<Problem> = self
             .templates()
@@ -177,7 +215,10 @@ impl TemplateSet {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html", ".xml", ".svg"]);
         crate::render::register_filters(&mut tera);
-        let all = self.templates().map(|s| (s.name.as_str(), s.text.as_str()));
+        let all = self
+            .templates()
+            .filter(|s| !self.unused_macros(s))
+            .map(|s| (s.name.as_str(), s.text.as_str()));
         if let Err(e) = tera.add_raw_templates(all) {
             // The message names the template at fault; point at it when we can.
             let text = chain(&e);
@@ -197,6 +238,102 @@ impl TemplateSet {
         }
         Ok(tera)
     }
+
+    /// Whether `source` is a file of macros that no template (custom pages included) names in
+    /// quotes, as `{% import "macros.html" as m %}` does. tera's syntax trees are large and live
+    /// as long as the daemon: the default macros.html alone is about 60 KB resident, for
+    /// nothing on a site without custom pages, and RSS is one of this project's budgets.
+    fn unused_macros(&self, source: &Source) -> bool {
+        let defines_macros = source.text.contains("{% macro") || source.text.contains("{%- macro");
+        let quoted = [format!("\"{}\"", source.name), format!("'{}'", source.name)];
+        defines_macros
+            && !self.sources.iter().any(|other| {
+                other.name != source.name
+                    && !other.is_asset()
+                    && quoted.iter().any(|q| other.text.contains(q.as_str()))
+            })
+    }
+
+    /// Adds each custom page (`pages/*.html`) to `tera` on its own, after [`Self::compile`]: a
+    /// page that does not compile is returned with its problem and left out, and the others
+    /// still go in.
+    pub fn add_custom_pages(&self, tera: &mut Tera) -> Vec<CustomPage> {
+        self.sources
+            .iter()
+            .filter(|s| s.is_custom_page())
+            .map(|s| {
+                let file_name = &s.name[PAGES_DIR.len()..s.name.len() - ".html".len()];
+                let named = check_page_name(file_name);
+                let problem = match &named {
+                    Err(message) => Some(Problem {
+                        file: s.location(),
+                        line: None,
+                        column: None,
+                        message: message.clone(),
+                    }),
+                    Ok(()) => add_alone(tera, s).err(),
+                };
+                CustomPage {
+                    name: file_name.to_string(),
+                    file: named.ok().map(|()| format!("{file_name}.html")),
+                    template: s.name.clone(),
+                    title: title_of(&s.text),
+                    location: s.location(),
+                    problem,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Adds one template to `tera`, or leaves `tera` as it was and says why not. tera keeps a
+/// template that fails to link (missing parent or macro file) and would then fail every later
+/// addition, so the addition is tried on a copy (once, when the templates load).
+fn add_alone(tera: &mut Tera, source: &Source) -> Result<(), Problem> {
+    tera::Template::new(&source.name, None, &source.text).map_err(|e| Problem::at(source, &e))?;
+    let mut attempt = tera.clone();
+    attempt
+        .add_raw_template(&source.name, &source.text)
+        .map_err(|e| Problem::at(source, &e))?;
+    *tera = attempt;
+    Ok(())
+}
+
+/// A custom page's name becomes a file name in out_dir and a link: slug-like only.
+fn check_page_name(name: &str) -> Result<(), String> {
+    let safe = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !name.starts_with(['-', '_']);
+    if !safe {
+        return Err(format!(
+            "{name:?} cannot be a page name: use lower-case letters, digits, '-' and '_' \
+             (it becomes {name}.html in out_dir and a link), at most 64, e.g. pages/disk-usage.html; \
+             the page is not published"
+        ));
+    }
+    if RESERVED_PAGE_NAMES.contains(&name) {
+        return Err(format!(
+            "{name}.html is a built-in page: to change it, put {name}.html beside pages/, not in \
+             it; this page is not published"
+        ));
+    }
+    Ok(())
+}
+
+/// The title from a first line `{# title: Disk usage #}`.
+fn title_of(text: &str) -> Option<String> {
+    let comment = text.trim_start().strip_prefix("{#")?;
+    let comment = &comment[..comment.find("#}")?];
+    let title = comment
+        .trim()
+        .trim_start_matches('-')
+        .trim()
+        .strip_prefix("title:")?;
+    let title = title.trim().trim_end_matches('-').trim();
+    (!title.is_empty()).then(|| title.to_string())
 }
 
 /// Collects `(name, path)` for every file under `dir` with a known ending, skipping hidden files
@@ -360,5 +497,86 @@ mod tests {
             problems[0]
         );
         assert!(problems[0].message.contains("nope.html"));
+    }
+
+    #[test]
+    fn page_names_must_be_safe_file_names() {
+        for good in ["disks", "disk-usage", "a_b", "v2"] {
+            assert_eq!(check_page_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "Disks",
+            "a b",
+            "a/b",
+            "../x",
+            ".hidden",
+            "-x",
+            "é",
+            &"x".repeat(65),
+        ] {
+            let e = check_page_name(bad).unwrap_err();
+            assert!(e.contains("cannot be a page name"), "{bad}: {e}");
+        }
+        assert!(
+            check_page_name("index")
+                .unwrap_err()
+                .contains("built-in page")
+        );
+    }
+
+    #[test]
+    fn a_page_title_comes_from_its_first_comment() {
+        assert_eq!(
+            title_of("{# title: Disk usage #}\n<p>"),
+            Some("Disk usage".into())
+        );
+        assert_eq!(title_of("\n{#- title: Backups -#}"), Some("Backups".into()));
+        assert_eq!(title_of("{# a note #}\n{# title: Late #}"), None);
+        assert_eq!(title_of("<p>{# title: No #}"), None);
+        assert_eq!(title_of("{# title: #}"), None);
+    }
+
+    #[test]
+    fn custom_pages_are_not_part_of_the_shared_set() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pages")).unwrap();
+        std::fs::write(dir.path().join("pages/broken.html"), "{% if %}").unwrap();
+        std::fs::write(dir.path().join("pages/ok.html"), "{{ overall }}").unwrap();
+        let set = TemplateSet::load(Some(dir.path())).unwrap();
+        // The broken page does not stop the shared templates from compiling…
+        let mut tera = set.compile().unwrap();
+        let pages = set.add_custom_pages(&mut tera);
+        assert_eq!(pages.len(), 2);
+        let broken = pages.iter().find(|p| p.name == "broken").unwrap();
+        assert_eq!(broken.problem.as_ref().unwrap().line, Some(1));
+        assert_eq!(broken.file.as_deref(), Some("broken.html"));
+        // …nor the other page from being added, and tera is left without it.
+        assert!(tera.get_template_names().any(|n| n == "pages/ok.html"));
+        assert!(!tera.get_template_names().any(|n| n == "pages/broken.html"));
+    }
+
+    #[test]
+    fn a_macro_file_is_kept_only_when_a_template_imports_it() {
+        let names = |set: &TemplateSet| {
+            let mut tera = set.compile().unwrap();
+            set.add_custom_pages(&mut tera);
+            tera.get_template_names()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let embedded = TemplateSet::load(None).unwrap();
+        assert!(!names(&embedded).contains(&"macros.html".to_string()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pages")).unwrap();
+        std::fs::write(
+            dir.path().join("pages/x.html"),
+            "{% import \"macros.html\" as m %}{{ m::status(status=overall) }}",
+        )
+        .unwrap();
+        let with_page = TemplateSet::load(Some(dir.path())).unwrap();
+        let names = names(&with_page);
+        assert!(names.contains(&"macros.html".to_string()), "{names:?}");
+        assert!(names.contains(&"pages/x.html".to_string()));
     }
 }

@@ -1,6 +1,7 @@
 //! A real browser for end-to-end tests: Debian's headless Chromium driven through chromedriver
 //! (WebDriver) with fantoccini. chromedriver runs on a free loopback port, Chromium gets a fresh
 //! profile in a temp dir, and both go away when the [`Browser`] is dropped, even after a panic.
+//! Also here: [`StaticFiles`], a plain file server for pages no daemon keeps fresh.
 
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -14,6 +15,19 @@ use std::time::{Duration, Instant};
 
 /// How long a wait for page content lasts before the test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
+
+/// How the browser is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// False blocks JavaScript for every site, as a person who turned it off would have it.
+    pub javascript: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { javascript: true }
+    }
+}
 
 /// One chromedriver with one Chromium session in it.
 pub struct Browser {
@@ -97,9 +111,38 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// A Chrome DevTools Protocol command, through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or("")
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium session in it.
     pub async fn start() -> Browser {
+        Browser::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Browser {
         let chromedriver = on_path("chromedriver").unwrap_or_else(|| {
             panic!(
                 "chromedriver is not on PATH: run scripts/test or apt-get install chromium-driver"
@@ -170,6 +213,11 @@ impl Browser {
                     format!("--user-data-dir={}", profile.display()),
                     "--window-size=1200,1000",
                 ],
+                "prefs": if options.javascript {
+                    json!({})
+                } else {
+                    json!({ "profile.managed_default_content_settings.javascript": 2 })
+                },
             }),
         );
         caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
@@ -270,6 +318,46 @@ impl Browser {
         }
     }
 
+    /// Runs `script` in the page (a function body: `return …`) and returns its result.
+    pub async fn run(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("cannot run {script:?}: {e}"))
+    }
+
+    /// Waits until `script` returns a string containing `needle`, and returns it; for text
+    /// WebDriver does not count as rendered (a visually hidden live region).
+    pub async fn wait_for_script(&self, script: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let got = self.run(script).await;
+            let text = got.as_str().unwrap_or_default().to_string();
+            if text.contains(needle) {
+                return text;
+            }
+            if start.elapsed() > WAIT {
+                panic!(
+                    "{script:?} did not give {needle:?} within {WAIT:?} (last {got})\npage text:\n{}",
+                    self.page_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Makes pages see `prefers-color-scheme: dark` (or light again).
+    pub async fn prefer_dark(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("cannot emulate {scheme} mode: {e}"));
+    }
+
     /// Saves a screenshot of the viewport as `target/test-artifacts/NAME.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
@@ -322,5 +410,62 @@ impl Drop for Browser {
         let _ = driver_request(self.port, "DELETE", &format!("/session/{}", self.session));
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// A plain static file server on loopback for a directory: 200 with the file or 404, no
+/// validators, no refresh; what a web server shows of an out_dir nobody updates any more.
+pub struct StaticFiles {
+    pub addr: SocketAddr,
+}
+
+impl StaticFiles {
+    pub fn serve(dir: &Path) -> StaticFiles {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let Some(head) = super::read_head(&mut stream) else {
+                        return;
+                    };
+                    let target = head.split(' ').nth(1).unwrap_or("/");
+                    let path = target
+                        .split('?')
+                        .next()
+                        .unwrap_or("/")
+                        .trim_start_matches('/');
+                    let path = if path.is_empty() { "index.html" } else { path };
+                    let file = (!path.contains(".."))
+                        .then(|| std::fs::read(dir.join(path)).ok())
+                        .flatten();
+                    let (status, body) = match file {
+                        Some(body) => ("200 OK", body),
+                        None => ("404 Not Found", b"not found".to_vec()),
+                    };
+                    let kind = match path.rsplit('.').next() {
+                        Some("html") => "text/html; charset=utf-8",
+                        Some("json") => "application/json",
+                        Some("css") => "text/css",
+                        Some("js") => "text/javascript",
+                        Some("svg") => "image/svg+xml",
+                        _ => "application/octet-stream",
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(&body);
+                });
+            }
+        });
+        StaticFiles { addr }
+    }
+
+    pub fn url(&self, page: &str) -> String {
+        format!("http://{}/{page}", self.addr)
     }
 }

@@ -467,7 +467,6 @@ fn stack(interval: &str) -> Stack {
 }
 
 #[test]
-#[ignore = "until the .gz sidecars (helper A) and the ?v= asset links (helper B) are merged"]
 fn through_caddy_every_published_file_comes_gzipped_from_its_sidecar() {
     // One cycle only, so the files stay put while they are compared.
     let s = stack("1h");

@@ -77,3 +77,92 @@ fn with_serve_public_off_only_the_api_answers() {
     assert_eq!(get(daemon.addr(), "/index.html").status, 404);
     assert_eq!(get(daemon.addr(), "/api/health").status, 200);
 }
+
+/// The page's script polls status.json every few seconds: an unchanged file must cost a 304
+/// with no body, a changed one a 200 with the new bytes and a new ETag.
+#[test]
+fn a_conditional_get_of_an_unchanged_file_is_a_bodiless_304() {
+    // One cycle at the start, then nothing changes out_dir for an hour.
+    let site = Site::new("interval = \"1h\"\n");
+    let daemon = site.start();
+    daemon.wait_for_cycles(1, Duration::from_secs(20));
+    let addr = daemon.addr();
+    let first = get(addr, "/status.json");
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("cache-control"), Some("no-cache"));
+    let etag = first.header("etag").expect("an ETag").to_string();
+    let modified = first
+        .header("last-modified")
+        .expect("a Last-Modified")
+        .to_string();
+
+    let unchanged = request(
+        addr,
+        "GET",
+        "/status.json",
+        &[("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty(), "a 304 has no body");
+    assert_eq!(unchanged.header("etag"), Some(etag.as_str()));
+    let by_date = request(
+        addr,
+        "GET",
+        "/status.json",
+        &[("If-Modified-Since", &modified)],
+        b"",
+    );
+    assert_eq!(by_date.status, 304);
+
+    // The next publish, as the generator does it: a new file renamed over the old one.
+    let new_body = b"{\"schema\":1,\"changed\":true}\n";
+    std::fs::write(site.out().join(".next"), new_body).unwrap();
+    std::fs::rename(site.out().join(".next"), site.out().join("status.json")).unwrap();
+    let changed = request(
+        addr,
+        "GET",
+        "/status.json",
+        &[("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(changed.status, 200);
+    assert_eq!(changed.body, new_body);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    // If-None-Match decides when present: the date alone (same second) would have said 304.
+    let both = request(
+        addr,
+        "GET",
+        "/status.json",
+        &[("If-None-Match", &etag), ("If-Modified-Since", &modified)],
+        b"",
+    );
+    assert_eq!(both.status, 200);
+}
+
+#[test]
+fn pages_carry_the_strict_policy_and_versioned_assets_are_cached_for_long() {
+    let site = Site::new("interval = \"1h\"\n");
+    let daemon = site.start();
+    daemon.wait_for_cycles(1, Duration::from_secs(20));
+    let index = get(daemon.addr(), "/");
+    let csp = index.header("content-security-policy").expect("a CSP");
+    assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    // The page links its assets with their version; that URL may be cached for a year.
+    let html = index.text();
+    let at = html
+        .find("assets/style.css?v=")
+        .expect("a versioned stylesheet link");
+    let link = &html[at..at + html[at..].find('"').unwrap()];
+    let css = get(daemon.addr(), &format!("/{link}"));
+    assert_eq!(css.status, 200);
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        get(daemon.addr(), "/assets/style.css").header("cache-control"),
+        Some("no-cache")
+    );
+}

@@ -1,0 +1,87 @@
+//! Renders the status page for N services (default 20) with full history (90 days, 24 hours of
+//! latency) into `target/page-weight/`, and prints how long one render of `index.html` and one
+//! `status.json` take. `scripts/page-weight` runs it in release and adds the byte counts, raw and
+//! gzipped. The figures go in the README's budgets; nothing here asserts them.
+
+use cortex_status::config::Config;
+use cortex_status::generator::Site;
+use cortex_status::render::{self, SiteInfo};
+use cortex_status::snapshot::{DAYS, LATENCY_SLOTS, Status};
+use std::path::Path;
+use std::time::Instant;
+
+fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20);
+    let mut snapshot = render::example_snapshot();
+    let template = snapshot.services[0].clone();
+    // A fixed pseudo-random sequence: the same page every run, with realistic variety (nine days
+    // in ten perfect, the others not quite; latency wandering), which is what gzip sees.
+    let mut seed: u64 = 42;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (seed >> 33) as f64 / (1u64 << 31) as f64
+    };
+    snapshot.services = (0..n)
+        .map(|i| {
+            let mut s = template.clone();
+            s.name = format!("Service {i}");
+            s.slug = format!("service-{i}");
+            s.status = if i % 7 == 3 { Status::Down } else { Status::Up };
+            s.days = (0..DAYS)
+                .map(|_| {
+                    let r = next();
+                    Some(if r < 0.9 { 1.0 } else { 1.0 - next() * 0.02 })
+                })
+                .collect();
+            s.latency_24h = (0..LATENCY_SLOTS)
+                .map(|_| Some((20.0 + next() * 30.0).round() / 10.0))
+                .collect();
+            s
+        })
+        .collect();
+    snapshot.overall = cortex_status::snapshot::Snapshot::overall_of(&snapshot.services);
+
+    let config = Config::embedded();
+    let site = Site::load(&config).map_err(|e| anyhow::anyhow!("{}", e.join("\n")))?;
+    let ctx = site.context(&snapshot, &SiteInfo::new(&config))?;
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-weight");
+    std::fs::create_dir_all(out.join("assets"))?;
+    let html = site
+        .render("index.html", &ctx)
+        .map_err(anyhow::Error::msg)?;
+    std::fs::write(out.join("index.html"), &html)?;
+    let json = render::json(&snapshot);
+    std::fs::write(out.join("status.json"), &json)?;
+    for (name, text) in cortex_status::templates::EMBEDDED {
+        if name.starts_with("assets/") {
+            std::fs::write(out.join(name), text)?;
+        }
+    }
+
+    // What a cycle pays for these services: the context, the page, the feed.
+    let rounds = 1000;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let ctx = site.context(&snapshot, &SiteInfo::new(&config))?;
+        std::hint::black_box(
+            site.render("index.html", &ctx)
+                .map_err(anyhow::Error::msg)?,
+        );
+    }
+    let page = start.elapsed() / rounds;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(render::json(&snapshot));
+    }
+    let feed = start.elapsed() / rounds;
+    println!("services   {n}, each with {DAYS} days and {LATENCY_SLOTS} latency points");
+    println!(
+        "render     index.html {page:.2?} (context + render), status.json {feed:.2?}; mean of {rounds}"
+    );
+    println!("written    {}", out.display());
+    Ok(())
+}
