@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 /// How long a wait for page content lasts before the test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// A script for [`Browser::run`] or [`Browser::wait_for_script`]: the `fetch` requests the page
+/// made so far, in order, as `path status, path status` (status 304 for a revalidated answer).
+pub const FETCHES: &str = "return performance.getEntriesByType('resource')
+    .filter(e => e.initiatorType === 'fetch')
+    .map(e => new URL(e.name).pathname + ' ' + e.responseStatus).join(', ');";
+
 /// How the browser is set up.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -344,6 +350,32 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Marks the document on screen, for [`Browser::same_document`]: a property set on
+    /// `window` survives anything a page does in place, and nothing that loads a page.
+    pub async fn mark_document(&self) {
+        self.run("window.cortexTestMark = 'same document'; return true;")
+            .await;
+    }
+
+    /// Whether the document marked by [`Browser::mark_document`] is still the one on screen
+    /// (false after a reload or a navigation).
+    pub async fn same_document(&self) -> bool {
+        self.run("return window.cortexTestMark === 'same document';")
+            .await
+            == Value::Bool(true)
+    }
+
+    /// The `fetch` requests the page made so far, as in [`FETCHES`].
+    pub async fn fetches(&self) -> Vec<String> {
+        let got = self.run(FETCHES).await;
+        got.as_str()
+            .unwrap_or_default()
+            .split(", ")
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+            .collect()
     }
 
     /// Makes pages see `prefers-color-scheme: dark` (or light again).

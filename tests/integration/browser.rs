@@ -3,7 +3,7 @@
 //! the page's own text is what the tests check. Symbiont is the fake one; the watched service
 //! is a loopback peer the test turns up and down.
 
-use crate::common::browser::{Browser, Options, StaticFiles};
+use crate::common::browser::{Browser, FETCHES, Options, StaticFiles};
 use crate::common::peer::{Behaviour, Peer};
 use crate::common::symbiont::{FakeSymbiont, Mode};
 use crate::common::{Daemon, Site};
@@ -244,10 +244,6 @@ impl Live {
     }
 }
 
-/// The same document is still on screen: a mark set on `window` survives anything but a load.
-const MARK: &str = "window.cortexTestMark = 'same document'; return true;";
-const MARKED: &str = "return window.cortexTestMark || 'reloaded';";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_loads_clean_in_light_and_dark() {
     let s = Live::start(Options::default()).await;
@@ -293,7 +289,7 @@ async fn a_service_going_down_shows_without_a_reload_and_is_announced() {
     b.wait_for_text("#service-database", "up").await;
     // live.js has read the feed once: that is what a change is compared against.
     b.wait_for_text("#updated-ago", "s ago").await;
-    b.run(MARK).await;
+    b.mark_document().await;
     let polls_before = s.peer.hits();
 
     s.peer.set(Behaviour::json(503, r#"{"status":"down"}"#));
@@ -302,11 +298,7 @@ async fn a_service_going_down_shows_without_a_reload_and_is_announced() {
     assert!(row.contains("HTTP 503"), "the error is shown: {row}");
     b.wait_for_text("#overall-heading", "Some services are down")
         .await;
-    assert_eq!(
-        b.run(MARKED).await,
-        "same document",
-        "the page was reloaded"
-    );
+    assert!(b.same_document().await, "the page was reloaded");
     let said = b
         .wait_for_script(
             "return document.getElementById('live-announce').textContent;",
@@ -327,7 +319,7 @@ async fn a_service_going_down_shows_without_a_reload_and_is_announced() {
         "Database is now up",
     )
     .await;
-    assert_eq!(b.run(MARKED).await, "same document");
+    assert!(b.same_document().await, "the page was reloaded");
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
@@ -339,7 +331,7 @@ async fn a_stopped_daemon_shows_the_cannot_reach_banner() {
     let b = &s.browser;
     b.wait_for_text("#updated-ago", "s ago").await;
     assert_eq!(b.text("#stale").await, "");
-    b.run(MARK).await;
+    b.mark_document().await;
     s.daemon.terminate();
     let b = &s.browser;
     let banner = b.wait_for_text("#stale", "Cannot reach the server").await;
@@ -350,7 +342,7 @@ async fn a_stopped_daemon_shows_the_cannot_reach_banner() {
         "{banner}"
     );
     // Still the last page, with its data.
-    assert_eq!(b.run(MARKED).await, "same document");
+    assert!(b.same_document().await, "the page was reloaded");
     assert!(b.text("#service-database").await.contains("up"));
     let said = b
         .wait_for_script(
@@ -451,13 +443,10 @@ async fn an_unchanged_feed_costs_a_304_and_no_page_fetch() {
     let b = Browser::start().await;
     b.goto(&format!("http://{}/index.html", daemon.addr()))
         .await;
-    let polls = "return performance.getEntriesByType('resource')
-        .filter(e => e.initiatorType === 'fetch')
-        .map(e => new URL(e.name).pathname + ' ' + e.responseStatus).join(', ');";
     // The pace is max(interval, 2 s) capped at 60 s: with an interval of an hour, one a minute.
     // So: the first poll only, within this test's time; it must be a full 200, and the page is
     // not fetched again for a feed no newer than what is on screen.
-    let seen = b.wait_for_script(polls, "/status.json").await;
+    let seen = b.wait_for_script(FETCHES, "/status.json").await;
     assert_eq!(seen, "/status.json 200", "{seen}");
     // The tab is hidden, then shown again (the events a browser fires): shown, the page polls
     // at once rather than waiting out the minute, and the unchanged feed costs a 304.
@@ -469,7 +458,7 @@ async fn an_unchanged_feed_costs_a_304_and_no_page_fetch() {
     };
     b.run(&visibility(true)).await;
     b.run(&visibility(false)).await;
-    let seen = b.wait_for_script(polls, "304").await;
+    let seen = b.wait_for_script(FETCHES, "304").await;
     assert_eq!(seen, "/status.json 200, /status.json 304", "{seen}");
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");

@@ -4,6 +4,7 @@
 //! proxies the task endpoint (the real daemon and the fake Symbiont behind it).
 
 use crate::common::caddy::{Caddy, caddyfile};
+use crate::common::peer::{Behaviour, Peer};
 use crate::common::symbiont::FakeSymbiont;
 use crate::common::{BIN, Reply, names_in, request};
 use std::io::Read;
@@ -439,21 +440,25 @@ fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// The real daemon (as deployed: the endpoint does not serve files) behind the real Caddy,
-/// with the fake Symbiont as a probed service and as the task backend.
+/// watching one service, a loopback peer the test turns up and down, with the fake Symbiont as
+/// the task backend.
 struct Stack {
     site: crate::common::Site,
     _daemon: crate::common::Daemon,
     symbiont: FakeSymbiont,
+    /// The watched service, "Database" (slug `database`); up until the test says otherwise.
+    peer: Peer,
     caddy: Caddy,
 }
 
 fn stack(interval: &str) -> Stack {
     let symbiont = FakeSymbiont::start();
+    let peer = Peer::start(Behaviour::ok());
     let top = format!(
         "title = \"Deploy Test\"\ninterval = \"{interval}\"\n\
-         [[service]]\nname = \"Symbiont API\"\nkind = \"http\"\nurl = \"{}/status\"\n\
+         [[service]]\nname = \"Database\"\nkind = \"http\"\nurl = \"{}\"\n\
          [api]\nlisten = \"127.0.0.1:0\"\nserve_public = false\n",
-        symbiont.url()
+        peer.url("/health")
     );
     let (site, daemon) = symbiont.daemon(&top, "5s", PASSWORD, TOKEN);
     daemon.wait_for_cycles(1, Duration::from_secs(20));
@@ -462,6 +467,7 @@ fn stack(interval: &str) -> Stack {
         site,
         _daemon: daemon,
         symbiont,
+        peer,
         caddy,
     }
 }
@@ -608,23 +614,135 @@ fn through_caddy_the_api_reaches_the_endpoint_and_a_task_runs_to_completion() {
     assert!(r.text().contains("password"), "{}", r.text());
 }
 
+/// status.json through Caddy as live.js asks for it (gzip, and the validators of the last answer)
+/// while the daemon republishes it every cycle, until both outcomes were seen: an unchanged
+/// file costs a bodiless 304 with the site's headers, and a republished one brings a 200 with a
+/// new ETag.
+///
+/// Caddy's ETag is the served file's mtime in whole seconds and its size (`"tozu34eo"`: base 36,
+/// here of the gzip sidecar), so a version published in the same second as the last one, at the
+/// same size, keeps the ETag: a 304 here does not prove the file is unchanged, and that case is
+/// not asserted either way. live.js polls at least 2 s apart, so it always compares across
+/// seconds.
+fn revalidate_status_json(addr: SocketAddr) {
+    let mut last = fetch(addr, "/status.json", true);
+    assert_eq!(last.status, 200, "{}", last.text());
+    let (mut not_modified, mut changed) = (false, false);
+    let start = Instant::now();
+    while !not_modified || !changed {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "seen: a 304 {not_modified}, a change {changed}"
+        );
+        let etag = last
+            .header("ETag")
+            .expect("no ETag on status.json")
+            .to_string();
+        let date = last.header("Last-Modified").unwrap_or_default().to_string();
+        let r = request(
+            addr,
+            "GET",
+            "/status.json",
+            &[
+                ("Accept-Encoding", "gzip, deflate, br"),
+                ("If-None-Match", &etag),
+                ("If-Modified-Since", &date),
+            ],
+            b"",
+        );
+        match r.status {
+            304 => {
+                assert!(r.body.is_empty(), "a 304 with a body");
+                assert_eq!(r.header("ETag"), Some(etag.as_str()));
+                assert_security_headers(&r, "304 for status.json");
+                assert_eq!(r.header("Cache-Control"), Some(REVALIDATE));
+                assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+                not_modified = true;
+                // Room for a cycle to republish before the next ask.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            200 => {
+                assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+                assert_ne!(
+                    r.header("ETag"),
+                    Some(etag.as_str()),
+                    "a 200 for the same ETag"
+                );
+                let json: serde_json::Value = serde_json::from_slice(&gunzip(&r.body)).unwrap();
+                assert_eq!(json["schema"], 1);
+                changed = true;
+                last = r;
+            }
+            other => panic!("{other} for a conditional GET of status.json: {}", r.text()),
+        }
+    }
+}
+
 /// The deployed page in a real browser, through Caddy and under its Content-Security-Policy:
-/// no violation and no console error, and the task form runs a task to completion.
+/// no violation and no console error; a service going down shows in place, without a reload
+/// (live.js polls status.json and fetches the page again, both through Caddy); and the task
+/// form runs a task to completion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_browser_through_caddy_the_page_works_under_the_csp() {
-    use crate::common::browser::Browser;
-    let s = tokio::task::spawn_blocking(|| stack("1s")).await.unwrap();
+    use crate::common::browser::{Browser, FETCHES};
+    // A short interval: a change is in the files within 300 ms, on the page within a poll (2 s).
+    let s = tokio::task::spawn_blocking(|| stack("300ms"))
+        .await
+        .unwrap();
+    // Plain requests for the 304 path meanwhile: the browser polls 2 s apart, and with a 300 ms
+    // interval it always finds a new file.
+    let addr = s.caddy.addr;
+    let revalidation = tokio::task::spawn_blocking(move || revalidate_status_json(addr));
     let b = Browser::start().await;
 
     b.goto(&s.caddy.url("/")).await;
-    b.wait_for_text("body", "Symbiont API").await;
+    b.wait_for_text("#service-database", "up").await;
+    // live.js has read the feed once: that is what the change is compared against.
+    b.wait_for_script(FETCHES, "/status.json 200").await;
+    b.mark_document().await;
+
+    s.peer.set(Behaviour::json(500, r#"{"status":"down"}"#));
+    let row = b.wait_for_text("#service-database", "down").await;
+    assert!(row.contains("HTTP 500"), "the error is shown: {row}");
+    b.wait_for_text("#overall-heading", "Some services are down")
+        .await;
+    assert!(b.same_document().await, "the page was reloaded");
+    b.wait_for_script(
+        "return document.getElementById('live-announce').textContent;",
+        "Database is now down",
+    )
+    .await;
+    // What live.js asked Caddy for, all answered: the feed, and the page for its new markup.
+    let fetches = b.fetches().await;
+    assert!(
+        fetches.iter().any(|f| f == "/ 200"),
+        "live.js never fetched the page: {fetches:?}"
+    );
+    assert!(
+        fetches
+            .iter()
+            .all(|f| f.ends_with(" 200") || f.ends_with(" 304")),
+        "{fetches:?}"
+    );
+    // The browser got both gzipped (from the sidecars): fewer bytes on the wire than decoded.
+    let gzipped = b
+        .run(
+            "return performance.getEntriesByType('resource')
+               .filter(e => e.initiatorType === 'fetch' && e.responseStatus === 200)
+               .every(e => e.encodedBodySize > 0 && e.encodedBodySize < e.decodedBodySize);",
+        )
+        .await;
+    assert_eq!(gzipped, serde_json::Value::Bool(true), "{fetches:?}");
     let errors = b.console_errors().await;
     assert!(
         errors.is_empty(),
         "console errors on the status page: {errors:#?}"
     );
+    // After the change, so it shows real data: a service down, with its error.
     let shot = b.screenshot("caddy-status-page").await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    revalidation.await.unwrap();
 
     b.goto(&s.caddy.url("/tasks.html")).await;
     b.find("form#task-form").await;

@@ -173,16 +173,35 @@ fn the_feed_is_valid_atom_with_incidents_and_maintenance_and_absolute_links() {
     let s = site.status_json();
     let incidents = s["incidents"].as_array().unwrap();
     assert!(incidents.len() >= 2, "{incidents:?}");
-    // One entry per window that status.json lists (both windows, once the generator fills
-    // `maintenance` from the config; the example snapshot below has them in any case).
+    // status.json lists both windows from the config (the one in progress and the one to
+    // come), and the feed has one entry per window, named by its start and services.
+    let windows = s["maintenance"].as_array().unwrap();
+    assert!(!windows.is_empty(), "no maintenance in status.json: {s}");
+    assert_eq!(windows.len(), 2, "{windows:?}");
     assert_eq!(
         xml.matches("<category term=\"maintenance\"/>").count(),
-        s["maintenance"].as_array().map_or(0, Vec::len)
+        windows.len()
     );
     assert_eq!(
         xml.matches("<entry>").count(),
-        incidents.len() + s["maintenance"].as_array().map_or(0, Vec::len)
+        incidents.len() + windows.len()
     );
+    for w in windows {
+        let services: Vec<&str> = w["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let id = format!(
+            "<id>{PUBLIC_URL}feed.xml#maintenance-{}-{}</id>",
+            w["start"].as_str().unwrap(),
+            services.join("+")
+        );
+        assert_eq!(xml.matches(&id).count(), 1, "{id} in:\n{xml}");
+    }
+    assert!(xml.contains("<title>Maintenance in progress: Long &amp; &lt;odd&gt; work</title>"));
+    assert!(xml.contains("<title>Scheduled maintenance: Flappy &lt;1&gt;</title>"));
     assert!(xml.contains("<title>Flappy &lt;1&gt; is down</title>"));
     assert!(xml.contains("<title>Flappy &lt;1&gt; is up</title>"));
     for href in xml.split("href=\"").skip(1) {
@@ -192,8 +211,7 @@ fn the_feed_is_valid_atom_with_incidents_and_maintenance_and_absolute_links() {
         assert!(id.starts_with(&format!("{PUBLIC_URL}feed.xml")), "{id}");
     }
 
-    // Windows and incidents together, with and without a public URL: the example snapshot has
-    // both (the real one lists maintenance once the history is in).
+    // Windows and incidents together, with and without a public URL.
     for url in [PUBLIC_URL, ""] {
         let xml = cortex_status::atom::feed(&example_snapshot(), &site_info(url));
         assert!(
