@@ -6,8 +6,7 @@
 use crate::common::caddy::{Caddy, caddyfile};
 use crate::common::peer::{Behaviour, Peer};
 use crate::common::symbiont::FakeSymbiont;
-use crate::common::{BIN, Reply, names_in, request};
-use std::io::Read;
+use crate::common::{BIN, Reply, gunzip, names_in, request};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -212,14 +211,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .unwrap_or_else(|e| panic!("not gzip ({e}): {:?}", String::from_utf8_lossy(bytes)));
-    out
 }
 
 /// `GET path` through Caddy, as a browser that accepts gzip or as one that does not.

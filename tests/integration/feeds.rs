@@ -4,10 +4,10 @@
 //! test that cannot find one fails and says so.
 
 use crate::common::peer::{Behaviour, Peer, closed_port};
-use crate::common::{Site, names_in};
+use crate::common::{Site, gunzip, names_in};
 use cortex_status::render::{SiteInfo, example_snapshot};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -83,14 +83,6 @@ fn site_info(public_url: &str) -> SiteInfo {
         version: env!("CARGO_PKG_VERSION"),
         terminal_statuses: Vec::new(),
     }
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
 }
 
 /// Every file under `dir`, as paths relative to it.

@@ -1,22 +1,14 @@
 //! `on_publish`: the command runs after publishes with out_dir in its environment, never
 //! overlaps itself nor holds up the loop, and its failure reaches `errors` and the log once.
 
-use crate::common::Site;
-use std::time::{Duration, Instant};
+use crate::common::{Site, wait_until};
+use std::time::Duration;
 
 /// A site whose `on_publish` is `command` (a TOML literal string: no escapes).
 fn site_with_hook(interval: &str, command: &str, extra: &str) -> Site {
     Site::new(&format!(
         "interval = \"{interval}\"\non_publish = '{command}'\n{extra}"
     ))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn lines(path: &std::path::Path) -> Vec<String> {

@@ -3,19 +3,16 @@
 
 use crate::common::peer::{Behaviour, Peer};
 use crate::common::{Daemon, Site};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Waits until `done` holds, failing with the daemon's log after `timeout`.
-fn wait_until(daemon: &Daemon, timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < timeout,
-            "{what} did not happen within {timeout:?}:\n{}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+/// Waits until `done` holds; on failure the message carries the daemon's log.
+fn wait_until(daemon: &Daemon, timeout: Duration, what: &str, done: impl FnMut() -> bool) {
+    let what = format!(
+        "{what}; the daemon's log:
+{}",
+        daemon.log()
+    );
+    crate::common::wait_until(&what, timeout, done);
 }
 
 fn page(site: &Site) -> String {
@@ -34,7 +31,7 @@ fn errors(site: &Site) -> Vec<String> {
 fn a_template_edit_is_live_without_a_probe_and_a_broken_one_keeps_the_last_good_page() {
     let site = Site::new("interval = \"1h\"\ntemplates_dir = \"templates\"\n");
     std::fs::create_dir(site.path("templates")).unwrap();
-    let daemon = site.start();
+    let mut daemon = site.start();
     daemon.wait_for_cycles(1, Duration::from_secs(20));
     assert!(page(&site).contains("Host"));
 
@@ -68,7 +65,8 @@ fn a_template_edit_is_live_without_a_probe_and_a_broken_one_keeps_the_last_good_
         page(&site).contains("<p>edited up</p>"),
         "the last good page stays"
     );
-    assert!(daemon.log().contains("index.html:2"), "{}", daemon.log());
+    // Logged just after the publish that reported it.
+    daemon.wait_for_log("index.html:2", Duration::from_secs(10));
 
     // Fixed again: the problem goes away.
     std::fs::write(
@@ -88,7 +86,7 @@ fn a_template_edit_is_live_without_a_probe_and_a_broken_one_keeps_the_last_good_
 fn a_config_edit_reloads_services_and_a_broken_one_keeps_the_last_good_config() {
     let peer = Peer::start(Behaviour::ok());
     let site = Site::new("interval = \"1h\"\ntitle = \"Before\"\n");
-    let daemon = site.start();
+    let mut daemon = site.start();
     daemon.wait_for_cycles(1, Duration::from_secs(20));
     assert!(
         site.status_json()["services"]
@@ -130,5 +128,5 @@ fn a_config_edit_reloads_services_and_a_broken_one_keeps_the_last_good_config() 
         status["services"][0]["slug"], "web",
         "the last good config stays"
     );
-    assert!(daemon.log().contains("service[0].kind"), "{}", daemon.log());
+    daemon.wait_for_log("service[0].kind", Duration::from_secs(10));
 }
