@@ -1,12 +1,6 @@
-// live.js keeps a status page current in place. One renderer: only the server's templates
-// format figures. When status.json changes, this fetches the page's HTML again and swaps in each
-// [data-live] element (by id) whose markup differs; it formats nothing but "N s ago".
-// - status.json every max(interval, 2 s), at most 60 s, with If-None-Match/If-Modified-Since
-//   kept here and cache "no-store": unchanged costs a bodiless 304. The page likewise, and only
-//   when the feed is newer than the data on screen.
-// - Status changes (old vs new feed) are announced in #live-announce (aria-live).
-// - #updated-ago ticks; #stale shows when the data is 3 intervals old or the server is gone.
-// - One timer (a 1 s tick that starts polls), one request at a time, none while hidden.
+// live.js keeps the status page current in place; the design is in README, "How the page
+// stays fresh". One renderer: when status.json changes, the page is fetched again and each
+// changed [data-live] element swapped in, so figures are formatted only by the templates.
 (function () {
   "use strict";
   var root = document.documentElement;
