@@ -281,7 +281,7 @@ impl History {
                 s.latency_24h = h.latency_slots(now);
             }
         }
-        self.recent(now)
+        self.recent(services, now)
     }
 
     fn record(&mut self, s: &Service, at: DateTime<Utc>) {
@@ -344,6 +344,7 @@ impl History {
             }
             self.incidents.push_front(Incident {
                 service: s.slug.clone(),
+                name: None,
                 from,
                 to: s.status,
                 at,
@@ -356,13 +357,18 @@ impl History {
         }
     }
 
-    /// The newest incidents, with the duration of the open ones brought up to `now`.
-    fn recent(&self, now: DateTime<Utc>) -> Vec<Incident> {
+    /// The newest incidents, named as `services` name them now, with the duration of the open
+    /// ones brought up to `now`.
+    fn recent(&self, services: &[Service], now: DateTime<Utc>) -> Vec<Incident> {
         self.incidents
             .iter()
             .take(RECENT_INCIDENTS)
             .map(|i| {
                 let mut i = i.clone();
+                i.name = services
+                    .iter()
+                    .find(|s| s.slug == i.service)
+                    .map(|s| s.name.clone());
                 if i.end.is_none() {
                     i.duration_seconds = seconds_between(i.at, now);
                 }

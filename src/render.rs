@@ -320,6 +320,7 @@ pub fn example_snapshot() -> Snapshot {
         incidents: vec![
             Incident {
                 service: "database".into(),
+                name: Some("Database".into()),
                 from: Status::Up,
                 to: Status::Down,
                 at,
@@ -329,6 +330,7 @@ pub fn example_snapshot() -> Snapshot {
             },
             Incident {
                 service: "web-shop".into(),
+                name: Some("Web <shop>".into()),
                 from: Status::Down,
                 to: Status::Up,
                 at: at - chrono::Duration::hours(3),

@@ -194,7 +194,12 @@ pub struct Uptime {
 /// A change of a service's status, and how long the new status lasted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
+    /// The service's slug.
     pub service: String,
+    /// The service's name as configured now, for people; `null` once it is no longer configured.
+    /// Not kept in the history file: a rename shows at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub from: Status,
     pub to: Status,
     /// When the change was seen: the start of the period in `to`.

@@ -53,6 +53,11 @@ fn uptime_and_incidents_survive_restarts() {
         (&"down".into(), &"up".into())
     );
     assert!(incidents[0]["end"].is_null(), "still up");
+    assert_eq!(incidents[0]["service"], "web");
+    assert_eq!(
+        incidents[0]["name"], "Web",
+        "named for people as configured now"
+    );
     assert_eq!(incidents[1]["to"], "down");
     assert!(
         incidents[1]["error"].as_str().unwrap().contains("500"),
