@@ -16,7 +16,6 @@ use crate::snapshot::{Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status
 use crate::templates::TemplateSet;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 use std::sync::Arc;
 use tera::Tera;
 use tokio::time::Instant;
@@ -327,7 +326,7 @@ impl Generator {
             .ok();
         self.site_info = SiteInfo::new(&config);
         if let Some(h) = self.history.as_mut() {
-            h.retain(&config.services.iter().map(|s| s.slug.as_str()).collect());
+            h.retain(&config.services);
         }
         crate::hook::reconfigure(&mut self.hook, &config);
         self.config = config;
@@ -459,13 +458,7 @@ impl Generator {
 /// The history for this config's services, from `state_dir` (or fresh).
 fn load_history(config: &Config) -> History {
     let mut history = History::load(&config.state_dir, Utc::now());
-    history.retain(
-        &config
-            .services
-            .iter()
-            .map(|s| s.slug.as_str())
-            .collect::<HashSet<_>>(),
-    );
+    history.retain(&config.services);
     history
 }
 

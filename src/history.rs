@@ -254,7 +254,8 @@ impl History {
     }
 
     /// Forgets services that are no longer configured, so the file stays bounded by the config.
-    pub fn retain(&mut self, slugs: &HashSet<&str>) {
+    pub fn retain(&mut self, configured: &[crate::config::ServiceConfig]) {
+        let slugs: HashSet<&str> = configured.iter().map(|s| s.slug.as_str()).collect();
         let gone: Vec<String> = self
             .services
             .keys()

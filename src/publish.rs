@@ -126,21 +126,27 @@ fn crc(bytes: &[u8]) -> u32 {
 fn publish_if_changed(dir: &Path, name: &str, bytes: &[u8], gz: bool) -> anyhow::Result<bool> {
     let path = dir.join(name);
     let sum = crc(bytes);
-    let trusted = known()
+    let last = known()
         .get(&path)
-        .is_some_and(|k| k.crc == sum && k.len == bytes.len() && k.since.elapsed() < RECHECK);
-    if trusted {
-        return Ok(false);
-    }
-    let same = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == bytes.len() as u64)
-        && std::fs::read(&path).is_ok_and(|old| old == bytes);
+        .copied()
+        .filter(|k| k.since.elapsed() < RECHECK);
+    let same = match last {
+        Some(k) if k.crc == sum && k.len == bytes.len() => return Ok(false),
+        // We wrote (or read) this file moments ago and it held something else: no need to read
+        // it back. This is the path of the files that change every cycle.
+        Some(_) => false,
+        None => {
+            std::fs::metadata(&path).is_ok_and(|meta| meta.len() == bytes.len() as u64)
+                && std::fs::read(&path).is_ok_and(|old| old == bytes)
+        }
+    };
     if !same {
         write(dir, name, bytes)?;
     }
     // A missing sidecar is written even for an unchanged file: the first run of a version that
     // writes them, or one removed by hand.
     if gz && (!same || !dir.join(gz_name(name)).exists()) {
-        write_gz(dir, name, bytes)?;
+        write_gz(dir, name, bytes, sum)?;
     }
     let entry = Known {
         crc: sum,
@@ -166,6 +172,11 @@ static COMPRESSOR: Mutex<Option<Compress>> = Mutex::new(None);
 /// `bytes` gzipped, with no name and no time in the header: the same bytes always give the
 /// same sidecar.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    gzip_with_crc(bytes, crc(bytes))
+}
+
+/// [`gzip`] for a caller that has the CRC-32 of `bytes` already.
+fn gzip_with_crc(bytes: &[u8], sum: u32) -> Vec<u8> {
     // The gzip wrapper (RFC 1952): magic, deflate, no flags, mtime 0, no extra flags, OS
     // unknown; then the raw deflate stream; then CRC-32 and length, little-endian.
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
@@ -189,7 +200,7 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
         out.reserve(out.capacity().max(1024));
     }
     drop(slot);
-    out.extend_from_slice(&crc(bytes).to_le_bytes());
+    out.extend_from_slice(&sum.to_le_bytes());
     // ISIZE is the length modulo 2^32, by definition.
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     out
@@ -198,7 +209,7 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// [`write`], then the gzip sidecar `dir/name.gz` (see the module's note on their order).
 pub fn write_with_gz(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     write(dir, name, bytes)?;
-    write_gz(dir, name, bytes)
+    write_gz(dir, name, bytes, crc(bytes))
 }
 
 /// [`write_if_changed`] with its sidecar: an unchanged file keeps its sidecar untouched.
@@ -206,9 +217,9 @@ pub fn write_if_changed_with_gz(dir: &Path, name: &str, bytes: &[u8]) -> anyhow:
     publish_if_changed(dir, name, bytes, true)
 }
 
-fn write_gz(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_gz(dir: &Path, name: &str, bytes: &[u8], sum: u32) -> anyhow::Result<()> {
     let gz = gz_name(name);
-    write(dir, &gz, &gzip(bytes)).inspect_err(|_| {
+    write(dir, &gz, &gzip_with_crc(bytes, sum)).inspect_err(|_| {
         // The file is newer than this sidecar now: better none than a stale one.
         let _ = std::fs::remove_file(dir.join(&gz));
     })

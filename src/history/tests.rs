@@ -230,7 +230,13 @@ fn services_no_longer_configured_are_dropped() {
     let at = t("2026-11-24T10:00:00Z");
     check(&mut h, "old", Status::Up, at);
     check(&mut h, "web", Status::Up, at);
-    h.retain(&HashSet::from(["web"]));
+    let config = crate::config::Config::parse(
+        "[[service]]\nname = \"Web\"\nkind = \"http\"\nurl = \"http://127.0.0.1:1/\"\n",
+        Path::new("c.toml"),
+        &Default::default(),
+    )
+    .unwrap();
+    h.retain(&config.services);
     assert!(h.service("old").is_none() && h.service("web").is_some());
 }
 

@@ -77,6 +77,16 @@ impl Site {
         cmd
     }
 
+    /// `status.json`'s `errors`; empty while there is no readable status.json yet (a test
+    /// polling for an error may read between a publish's two renames).
+    pub fn errors(&self) -> Vec<String> {
+        std::fs::read(self.out().join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| serde_json::from_value(v["errors"].clone()).ok())
+            .unwrap_or_default()
+    }
+
     pub fn status_json(&self) -> serde_json::Value {
         let bytes = std::fs::read(self.out().join("status.json")).unwrap();
         serde_json::from_slice(&bytes).unwrap()

@@ -6,6 +6,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The task form's password and Symbiont's token in every test that needs them.
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const TOKEN: &str = "sym-token-s3cret";
+
 #[derive(Debug, Clone)]
 pub enum Mode {
     /// `POST /task` → 200 `{"task_id": "t-N"}`; `GET /task/ID` → 200 progress: "completed"

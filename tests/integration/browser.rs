@@ -5,12 +5,10 @@
 
 use crate::common::browser::{Browser, FETCHES, Options, StaticFiles};
 use crate::common::peer::{Behaviour, Peer};
-use crate::common::symbiont::{FakeSymbiont, Mode};
+use crate::common::symbiont::{FakeSymbiont, Mode, PASSWORD, TOKEN};
 use crate::common::{Daemon, Site};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery staple";
-const TOKEN: &str = "sym-token-s3cret";
 const TITLE: &str = "Browser Test Status";
 
 struct Setup {

@@ -5,7 +5,7 @@
 
 use crate::common::caddy::{Caddy, caddyfile};
 use crate::common::peer::{Behaviour, Peer};
-use crate::common::symbiont::FakeSymbiont;
+use crate::common::symbiont::{FakeSymbiont, PASSWORD, TOKEN};
 use crate::common::{BIN, Reply, gunzip, names_in, request};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -407,9 +407,6 @@ fn caddy_serves_each_kind_of_file_with_its_headers_and_gzip_sidecar() {
     assert_eq!(r.status, 502, "{}", r.text());
     assert_security_headers(&r, "/api/* with the endpoint down");
 }
-
-const PASSWORD: &str = "correct horse battery staple";
-const TOKEN: &str = "sym-token-s3cret";
 
 /// Every file under `dir`, relative, sorted; dot-files included (there should be none).
 fn files_under(dir: &Path) -> Vec<String> {

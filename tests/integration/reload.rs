@@ -19,14 +19,6 @@ fn page(site: &Site) -> String {
     std::fs::read_to_string(site.out().join("index.html")).unwrap_or_default()
 }
 
-fn errors(site: &Site) -> Vec<String> {
-    std::fs::read(site.out().join("status.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| serde_json::from_value(v["errors"].clone()).ok())
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_template_edit_is_live_without_a_probe_and_a_broken_one_keeps_the_last_good_page() {
     let site = Site::new("interval = \"1h\"\ntemplates_dir = \"templates\"\n");
@@ -59,7 +51,7 @@ fn a_template_edit_is_live_without_a_probe_and_a_broken_one_keeps_the_last_good_
         &daemon,
         Duration::from_secs(10),
         "the problem being reported",
-        || errors(&site).iter().any(|e| e.contains("index.html:2")),
+        || site.errors().iter().any(|e| e.contains("index.html:2")),
     );
     assert!(
         page(&site).contains("<p>edited up</p>"),
@@ -78,7 +70,7 @@ fn a_template_edit_is_live_without_a_probe_and_a_broken_one_keeps_the_last_good_
         &daemon,
         Duration::from_secs(10),
         "the fix going live",
-        || page(&site).contains("<p>fixed</p>") && errors(&site).is_empty(),
+        || page(&site).contains("<p>fixed</p>") && site.errors().is_empty(),
     );
 }
 
@@ -119,7 +111,7 @@ fn a_config_edit_reloads_services_and_a_broken_one_keeps_the_last_good_config() 
     )
     .unwrap();
     wait_until(&daemon, Duration::from_secs(10), "the config error", || {
-        errors(&site)
+        site.errors()
             .iter()
             .any(|e| e.contains("cortex-status.toml:7") && e.contains("service[0].kind"))
     });

@@ -1,12 +1,9 @@
 //! The task endpoint against a fake Symbiont that speaks real HTTP and records what it gets.
 
-use crate::common::symbiont::{FakeSymbiont, Mode};
+use crate::common::symbiont::{FakeSymbiont, Mode, PASSWORD, TOKEN};
 use crate::common::{Daemon, Reply, Site, request};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-const PASSWORD: &str = "correct horse battery staple";
-const TOKEN: &str = "sym-token-s3cret";
 
 struct Setup {
     site: Site,
