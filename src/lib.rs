@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod preview;
 pub mod probe;
 pub mod publish;
+pub mod redact;
 pub mod reload;
 pub mod render;
 pub mod server;
