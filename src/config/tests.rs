@@ -2,12 +2,32 @@
 
 use super::*;
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
     Config::parse(text, Path::new("cortex-status.toml"), &Env::new())
 }
 
+/// Every problem, in file order.
+fn parse_errs(text: &str) -> Vec<ConfigError> {
+    parse(text)
+        .expect_err("should be refused")
+        .into_iter()
+        .collect()
+}
+
+/// The one problem: a single mistake must not be reported twice or drag in others.
 fn parse_err(text: &str) -> ConfigError {
-    parse(text).expect_err("should be refused")
+    let mut all = parse_errs(text);
+    assert_eq!(all.len(), 1, "one problem expected: {all:#?}");
+    all.remove(0)
+}
+
+fn env_err(text: &str, env: &Env) -> ConfigError {
+    let all: Vec<_> = Config::parse(text, Path::new("c.toml"), env)
+        .expect_err("should be refused")
+        .into_iter()
+        .collect();
+    assert_eq!(all.len(), 1, "one problem expected: {all:#?}");
+    all.into_iter().next().unwrap()
 }
 
 #[test]
@@ -118,7 +138,7 @@ fn a_bad_duration_names_key_value_line_and_file() {
     assert!(e.message.contains("\"fast\""), "{e}");
     assert_eq!(
         e.to_string(),
-        "cortex-status.toml:12: service[1].timeout: expected a duration like \"5s\" or \"250ms\", found \"fast\""
+        "cortex-status.toml:12: service[1].timeout: expected a duration like \"5s\" or \"250ms\", found \"fast\"; a number and a unit (ms, s, m, h or d), as in \"2 minutes\" or \"1h 30m\""
     );
 }
 
@@ -126,9 +146,18 @@ fn a_bad_duration_names_key_value_line_and_file() {
 fn an_unknown_key_is_refused() {
     let e = parse_err("title = \"x\"\nintervall = \"5s\"\n");
     assert_eq!(e.line, Some(2));
-    assert!(e.message.contains("unknown field `intervall`"), "{e}");
+    assert!(
+        e.message
+            .contains("unknown key `intervall`; did you mean `interval`?"),
+        "{e}"
+    );
     let e = parse_err("[api]\nlisten = \"127.0.0.1:1\"\nport = 3\n");
-    assert!(e.message.contains("unknown field `port`"), "{e}");
+    assert_eq!(e.key, "api.port");
+    assert!(
+        e.message
+            .contains("unknown key `port`; the keys here are: listen"),
+        "{e}"
+    );
     assert_eq!(e.line, Some(3));
 }
 
@@ -186,7 +215,7 @@ fn slugs_must_be_unique() {
         "[[service]]\nname = \"Web API\"\nkind = \"tcp\"\naddress = \"h:1\"\n[[service]]\nname = \"web-api\"\nkind = \"tcp\"\naddress = \"h:2\"\n",
     );
     assert_eq!(e.key, "service[1].name");
-    assert_eq!(e.line, Some(5));
+    assert_eq!(e.line, Some(6), "the line of the name");
     assert!(e.message.contains("\"web-api\""));
 }
 
@@ -246,9 +275,13 @@ fn the_environment_overrides_the_file() {
     assert!(c.secrets.symbiont_token.is_none());
 
     env.insert("PORT".into(), "eighty".into());
-    let e = Config::parse("", Path::new("c.toml"), &env).unwrap_err();
+    let e = env_err("", &env);
     assert_eq!((e.file.as_str(), e.key.as_str()), ("environment", "PORT"));
-    assert!(e.message.contains("\"eighty\""));
+    assert!(e.message.contains("port number"), "{e}");
+    assert!(
+        !e.to_string().contains("eighty"),
+        "environment values are never quoted: {e}"
+    );
 }
 
 #[test]
@@ -267,14 +300,18 @@ fn secrets_come_from_files_and_never_print() {
     );
 
     env.insert("SYMBIONT_TOKEN".into(), "other".into());
-    let e = Config::parse("", Path::new("c.toml"), &env).unwrap_err();
+    let e = env_err("", &env);
     assert!(e.message.contains("not both"));
     assert!(!e.to_string().contains("other"));
 
     let mut env = Env::new();
     env.insert("STATUS_TASK_PASSWORD_FILE".into(), "/no/such/file".into());
-    let e = Config::parse("", Path::new("c.toml"), &env).unwrap_err();
-    assert!(e.message.contains("/no/such/file"));
+    let e = env_err("", &env);
+    assert!(e.message.contains("STATUS_TASK_PASSWORD_FILE"), "{e}");
+    assert!(
+        !e.to_string().contains("/no/such/file"),
+        "nor is the path quoted: {e}"
+    );
 
     let mut env = Env::new();
     env.insert("STATUS_TASK_PASSWORD".into(), "".into());
