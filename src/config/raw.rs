@@ -71,9 +71,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim()).map_err(|_| refused())?;
     if d > MAX_DURATION {
         return Err(format!(
-            "{} is longer than the longest duration accepted anywhere, {}",
+            "{} is longer than any duration a key accepts (365 days at most)",
             shown(text),
-            humantime::format_duration(MAX_DURATION)
         ));
     }
     Ok(d)
