@@ -89,6 +89,13 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<String> {
         || PathBuf::from(crate::config::DEFAULT_FILE),
         Path::to_path_buf,
     );
+    if path.is_dir() {
+        bail!(
+            "{} is a directory; give the file's path, like {}",
+            path.display(),
+            path.join(crate::config::DEFAULT_FILE).display()
+        );
+    }
     if path.exists() {
         bail!(
             "{} exists; init never overwrites a config (move it away, or give another --config PATH)",
@@ -487,6 +494,33 @@ mod tests {
         );
         assert_eq!(found[1].name, "PostgreSQL");
         assert!(known_listeners("", "").is_empty());
+    }
+
+    /// The byte order, against the real kernel: a listener this test opens is read back with
+    /// its address and port.
+    #[test]
+    fn a_real_listener_is_read_back_from_proc() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let v4_port = v4.local_addr().unwrap().port();
+        let v6 = std::net::TcpListener::bind("[::1]:0").ok();
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let tcp = read("/proc/net/tcp");
+        assert!(
+            tcp.lines()
+                .filter_map(listening_local)
+                .any(|s| s == (IpAddr::V4(Ipv4Addr::LOCALHOST), v4_port)),
+            "127.0.0.1:{v4_port} not found in:\n{tcp}"
+        );
+        if let Some(v6) = v6 {
+            let port = v6.local_addr().unwrap().port();
+            let tcp6 = read("/proc/net/tcp6");
+            assert!(
+                tcp6.lines()
+                    .filter_map(listening_local)
+                    .any(|s| s == (IpAddr::V6(Ipv6Addr::LOCALHOST), port)),
+                "[::1]:{port} not found in:\n{tcp6}"
+            );
+        }
     }
 
     #[test]

@@ -682,3 +682,27 @@ mod properties {
         toml::Value::String(s.to_string()).to_string()
     }
 }
+
+#[test]
+fn syntax_errors_and_odd_keys_show_no_credential_either() {
+    for text in [
+        "url = \"http://admin:s3cretpw@host/x?token=abc\n",
+        "[[service]]\nurl = 'http://admin:s3cretpw@host/x?token=abc\nname = \"a\"\n",
+        "a = http://admin:s3cretpw@host/x?token=abc\n",
+        "a = \"x\"\na = \"http://admin:s3cretpw@host/x?token=abc\"\n",
+        "\"http://admin:s3cretpw@host/x?token=abc\" = 1\n",
+        "[api]\nserve_public = \"http://admin:s3cretpw@host/x?token=abc\"\n",
+        "[api]\nallowed_origins = \"http://admin:s3cretpw@host/x?token=abc\"\n",
+        "[[service]]\nname = \"a\"\nkind = \"http\"\nurl = [\"http://admin:s3cretpw@host/x?token=abc\"]\n",
+    ] {
+        let all = parse_errs(text);
+        for e in &all {
+            let shown = e.to_string();
+            assert!(
+                !shown.contains("s3cretpw") && !shown.contains("token=abc"),
+                "{text:?}: {shown}"
+            );
+            assert!(e.line.is_some(), "{text:?}: {shown}");
+        }
+    }
+}

@@ -250,6 +250,13 @@ fn init_writes_a_config_that_check_accepts_and_never_overwrites() {
         .collect();
     assert_eq!(names, ["cortex-status.toml"]);
 
+    // A directory is not a config file.
+    let out = run(&["init", "--config", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(". is a directory; give the file's path")
+    );
+
     // A directory that does not exist is named.
     let out = run(&["init", "--config", "no/such/dir/c.toml"]);
     assert_eq!(out.status.code(), Some(1));
