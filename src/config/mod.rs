@@ -13,7 +13,7 @@ mod raw;
 mod read;
 mod secret;
 
-pub use raw::{DURATION_FORMS, HostFigure, MAX_DURATION, parse_duration};
+pub use raw::{HostFigure, MAX_DURATION, parse_duration};
 pub use secret::Secret;
 
 use crate::snapshot::Kind;
@@ -196,10 +196,6 @@ impl ConfigErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    pub fn first(&self) -> &ConfigError {
-        &self.0[0]
-    }
 }
 
 impl From<ConfigError> for ConfigErrors {
@@ -304,10 +300,10 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// A duration key's default and its shortest and longest values.
 #[derive(Debug, Clone, Copy)]
-pub struct Bounds {
-    pub default: Duration,
-    pub min: Duration,
-    pub max: Duration,
+struct Bounds {
+    default: Duration,
+    min: Duration,
+    max: Duration,
 }
 
 impl Bounds {
@@ -315,14 +311,6 @@ impl Bounds {
         Bounds { default, min, max }
     }
 }
-
-/// Each duration key with its bounds, for the README and the tests.
-pub const DURATION_KEYS: &[(&str, Bounds)] = &[
-    ("interval", INTERVAL),
-    ("on_publish_timeout", ON_PUBLISH_TIMEOUT),
-    ("service.timeout", SERVICE_TIMEOUT),
-    ("tasks.timeout", TASKS_TIMEOUT),
-];
 
 impl Config {
     /// Finds and loads the configuration: `path` if given (it must exist), else

@@ -15,11 +15,6 @@ use std::time::Duration;
 /// overflow the arithmetic done with it (`Instant + Duration` panics on overflow).
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// The forms [`parse_duration`] accepts, for error messages and the README.
-pub const DURATION_FORMS: &str = "a number and a unit, like \"5s\", \"250ms\", \"2 minutes\", \
-     \"1.5h\" or \"1h 30m\"; units: ms, s (sec, secs, seconds), m (min, mins, minutes), \
-     h (hr, hours), d (days)";
-
 /// The host figures `[host] public` may list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -132,20 +132,20 @@ fn a_broken_credential_url_reaches_no_published_file_log_or_output() {
         // A URL that parses, in a file broken elsewhere (a stray key and a bad duration).
         (
             "[[service]]\nname = \"Admin\"\nkind = \"http\"\n\
-             url = \"http://admin:s3cretpw@127.0.0.1:1/x?token=abc\"\ntimeout = \"abc\"\ncolour = \"abc\"\n",
+             url = \"http://admin:s3cretpw@127.0.0.1:1/x?token=t0kenabc\"\ntimeout = \"fast\"\ncolour = \"red\"\n",
             "service[0].timeout",
         ),
         // The URL itself broken, in each place a URL goes.
         (
-            "[[service]]\nname = \"Admin\"\nkind = \"http\"\nurl = \"http://admin:s3cretpw@[bad/x?token=abc\"\n",
+            "[[service]]\nname = \"Admin\"\nkind = \"http\"\nurl = \"http://admin:s3cretpw@[bad/x?token=t0kenabc\"\n",
             "service[0].url",
         ),
         (
-            "[[service]]\nname = \"Edge\"\nkind = \"feed\"\nurl = \"admin:s3cretpw@edge/status.json?token=abc\"\n",
+            "[[service]]\nname = \"Edge\"\nkind = \"feed\"\nurl = \"admin:s3cretpw@edge/status.json?token=t0kenabc\"\n",
             "service[0].url",
         ),
         (
-            "[tasks]\nsymbiont_url = \"http://admin:s3cretpw@[bad:1/?token=abc\"\n",
+            "[tasks]\nsymbiont_url = \"http://admin:s3cretpw@[bad:1/?token=t0kenabc\"\n",
             "tasks.symbiont_url",
         ),
     ];
@@ -175,7 +175,7 @@ fn a_broken_credential_url_reaches_no_published_file_log_or_output() {
         places.push(("check's output".into(), check_out));
         assert!(places.len() > 5, "out_dir was published: {places:?}");
         for (place, text) in &places {
-            for secret in ["s3cretpw", "token=abc", "admin:"] {
+            for secret in ["s3cretpw", "t0kenabc", "admin:"] {
                 assert!(
                     !text.contains(secret),
                     "{secret} in {place} after the edit of {key}:\n{text}"
@@ -263,4 +263,29 @@ fn init_writes_a_config_that_check_accepts_and_never_overwrites() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("the directory no/such/dir does not exist")
     );
+}
+
+// Issue 9: a bad SYMBIONT_URL or STATUS_PUBLIC_URL is named, never quoted.
+#[test]
+fn a_bad_environment_url_is_named_and_not_quoted() {
+    let site = Site::new("");
+    for name in ["SYMBIONT_URL", "STATUS_PUBLIC_URL"] {
+        for command in ["check", "run"] {
+            let out = site
+                .command(&[command])
+                .env(name, "http://admin:s3cretpw@[bad/?token=t0kenabc")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains(&format!("environment: {name}: ")),
+                "{stderr}"
+            );
+            assert!(
+                !stderr.contains("s3cretpw") && !stderr.contains("t0kenabc"),
+                "{stderr}"
+            );
+        }
+    }
 }
