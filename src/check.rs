@@ -20,8 +20,9 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
     let mut problems = Vec::new();
     let config = match Config::load(path, env) {
         Ok(c) => Some(c),
-        Err(e) => {
-            problems.push(e.to_string());
+        // Every problem in the config, one line each, not a summary line.
+        Err(errors) => {
+            problems.extend(errors.iter().map(ToString::to_string));
             None
         }
     };

@@ -44,7 +44,9 @@ const LONG_AFTER: &str = "\
 Configuration:
   A TOML file; every key is optional and an unknown key is an error. Paths in it are relative to
   the file. Precedence, lowest first: built-in defaults < the file < the environment. Run
-  `cortex-status check` after every change.
+  `cortex-status check` after every change; it lists every problem, each with its line.
+  Durations are a number and a unit: \"5s\", \"250ms\", \"2 minutes\", \"1h 30m\" (ms, s, m, h, d).
+  `cortex-status init` writes a commented starter file with this host's services in it.
 
 Environment:
   PORT                        the port of [api] listen (the address stays)
@@ -75,6 +77,7 @@ Files written:
 
 Examples:
   cortex-status                               the daemon on the embedded default, at :4000
+  cortex-status init -c /etc/cortex-status/cortex-status.toml
   cortex-status check -c /etc/cortex-status/cortex-status.toml
   cortex-status build -c site.toml            one publish, for cron or CI
   STATUS_TASK_PASSWORD_FILE=/run/credentials/pw PORT=4001 cortex-status run -c site.toml
@@ -127,4 +130,12 @@ pub enum Command {
     /// an example snapshot. Prints every problem, then exits 1; prints `ok: ...` and exits 0
     /// when there is none. Reads nothing from the network and writes nothing.
     Check,
+    /// Write a commented starter config, with the services found on this host commented out
+    ///
+    /// Writes --config PATH (default cortex-status.toml in the working directory) and never
+    /// overwrites a file that exists. It looks for known servers listening on loopback (from
+    /// /proc/net/tcp and tcp6: PostgreSQL, MySQL, Redis, HTTP, ...) and for active systemd
+    /// units of common servers (when systemctl works), and writes each as a [[service]] to
+    /// uncomment. `cortex-status check` accepts the file as written.
+    Init,
 }

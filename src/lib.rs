@@ -17,6 +17,7 @@ pub mod generator;
 pub mod history;
 pub mod hook;
 pub mod host;
+pub mod init;
 pub mod metrics;
 pub mod preview;
 pub mod probe;
@@ -54,11 +55,28 @@ pub fn main(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Init => match init::run(cli.config.as_deref()) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         command => {
-            let result = Config::load(cli.config.as_deref(), &env)
-                .map_err(anyhow::Error::from)
-                .and_then(|config| run(command, Arc::new(config)));
-            match result {
+            let config = match Config::load(cli.config.as_deref(), &env) {
+                Ok(config) => config,
+                // Every problem on its own line, as `check` prints them.
+                Err(errors) => {
+                    for e in errors.iter() {
+                        eprintln!("error: {e}");
+                    }
+                    return ExitCode::FAILURE;
+                }
+            };
+            match run(command, Arc::new(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

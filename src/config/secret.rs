@@ -35,8 +35,9 @@ impl Secret {
                 return Err(format!("set either {name} or {file_var}, not both"));
             }
             (Some(v), None) => v.clone(),
+            // The path is not quoted: a secret put in `NAME_FILE` by mistake would be.
             (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the file {file_var} names ({path}): {e}"))?,
+                .map_err(|e| format!("cannot read the file {file_var} names: {e}"))?,
             (None, None) => return Ok(None),
         };
         // Files written by `echo` or an editor end in a newline that is not part of the secret.

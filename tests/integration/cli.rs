@@ -109,8 +109,12 @@ fn a_bad_environment_value_names_the_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr.contains("environment: PORT: expected a port number, found \"eighty\""),
+        stderr.contains("environment: PORT: expected a port number from 0 to 65535"),
         "{stderr}"
+    );
+    assert!(
+        !stderr.contains("eighty"),
+        "environment values are not quoted: {stderr}"
     );
 }
 
@@ -129,6 +133,7 @@ fn help_and_version_teach_the_tool() {
         "run",
         "build",
         "check",
+        "init",
         "--config",
         "PORT",
         "STATUS_PUBLIC_URL",

@@ -6,6 +6,7 @@ mod common;
 
 mod browser;
 mod cli;
+mod config_check;
 mod daemon;
 mod deploy;
 mod feeds;
