@@ -236,6 +236,17 @@ fn the_deb_round_trip() {
     std::fs::write("/var/lib/private/cortex-status/history.json", "{}").unwrap();
     std::os::unix::fs::symlink("private/cortex-status", "/var/lib/cortex-status").unwrap();
 
+    // `remove` keeps what a person made and edited (the config, the secrets, the history), and
+    // masks the unit; the purge after it takes all of that and the mask.
+    run(Command::new("dpkg").args(["-r", PACKAGE]));
+    assert!(!Path::new("/usr/bin/cortex-status").exists());
+    for kept in [
+        "/etc/cortex-status/cortex-status.toml",
+        "/etc/cortex-status/task-password",
+        "/var/lib/private/cortex-status/history.json",
+    ] {
+        assert!(Path::new(kept).exists(), "remove took {kept}");
+    }
     drop(installed);
     assert!(
         !succeeds(Command::new("dpkg").args(["-s", PACKAGE])),

@@ -191,6 +191,15 @@ fn serves_like_production(trial: &Trial) {
     );
     // Dot-files (the publisher's temporary files) are refused, as in production.
     assert_eq!(get(trial.addr(), "/.index.html.tmp").status, 404);
+    // The demo opens on a page with nothing wrong: Caddy is up before its first check.
+    let status: serde_json::Value =
+        serde_json::from_slice(&get(trial.addr(), "/status.json").body).unwrap();
+    let services = status["services"].as_array().unwrap();
+    assert_eq!(services.len(), 2, "{status}");
+    for s in services {
+        assert_eq!(s["status"], "up", "{s}");
+    }
+    assert_eq!(status["incidents"], serde_json::json!([]), "{status}");
 }
 
 /// Caddy and the daemon listen on the given ports, on loopback and nowhere else.
