@@ -1,8 +1,10 @@
 //! `scripts/try-caddy`, the local trial of the production setup: it starts the daemon and Caddy
 //! with the repository's Caddyfile on the loopback ports it is given, Caddy answers with the
 //! production headers and proxies /api/*, nothing listens beyond loopback, and Ctrl-C or
-//! SIGTERM stops both and removes its scratch directory.
+//! SIGTERM stops both and removes its scratch directory. The deploy tests' own Caddy
+//! (tests/common/caddy.rs) is held to the same loopback-only rule.
 
+use crate::common::caddy::Caddy;
 use crate::common::{BIN, get, wait_until};
 use crate::deploy::CSP;
 use rustix::process::{Pid, Signal};
@@ -260,4 +262,22 @@ fn try_caddy_stops_both_on_sigterm() {
     assert_eq!(get(trial.addr(), "/status.json").status, 200);
     rustix::process::kill_process(trial.pid(), Signal::TERM).unwrap();
     stopped_and_cleaned(&mut trial, 143);
+}
+
+/// The house rule for tests (loopback only) holds for the Caddy the deploy tests start: it used
+/// to listen on every interface.
+#[test]
+fn the_deploy_tests_caddy_listens_on_loopback_only() {
+    let root = tempfile::tempdir().unwrap();
+    let caddy = Caddy::start(root.path(), SocketAddr::from(([127, 0, 0, 1], free_port())));
+    let sockets = listening_sockets(caddy.pid());
+    assert!(
+        sockets.iter().any(|(_, p)| *p == caddy.addr.port()),
+        "{sockets:?}"
+    );
+    assert!(
+        sockets.iter().all(|(addr, _)| is_loopback(addr)),
+        "Caddy listens beyond loopback: {sockets:?}\n{}",
+        caddy.log()
+    );
 }
