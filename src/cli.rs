@@ -2,13 +2,14 @@
 //! it into work is `lib::main`'s job.
 //!
 //! `-h` is the short help; `--help` adds the environment, the files written and examples.
-//! `-V` is the version; `--version` adds what this binary was built with.
+//! `-V` and `--version` print the same: the version and what this binary was built with. A
+//! bug report then carries the same lines whichever flag the person typed.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-/// `--version`: the version, then what a bug report needs to know about this build.
+/// `-V` and `--version`: the version, then what a bug report needs to know about this build.
 static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{}\nstatus.json schema {}\nbuilt for {}-{} ({} build)",
@@ -88,8 +89,9 @@ Exit status: 0 on success; 1 on a bad config, a problem `check` found, or a fail
 #[derive(Debug, Parser)]
 #[command(
     name = "cortex-status",
-    version,
-    long_version = LONG_VERSION.as_str(),
+    // Only `version`, no `long_version`: clap prints the long one for `--version` alone, and
+    // two answers to "which version is this?" made people compare the wrong lines.
+    version = LONG_VERSION.as_str(),
     propagate_version = true,
     long_about = LONG_ABOUT,
     after_help = SHORT_AFTER,

@@ -1,7 +1,9 @@
 //! A real Caddy running the repository's own `scripts/Caddyfile`, for end-to-end tests. Only the
 //! environment placeholders the Caddyfile documents are set (the site address on a free
 //! loopback port, out_dir, the endpoint's address, the admin API off); the file itself is used
-//! as it is deployed. Killed when dropped.
+//! as it is deployed, adapted to Caddy's JSON with one change: the listen address is pinned to
+//! 127.0.0.1, since a site address only matches the Host header and Caddy would otherwise
+//! listen on every interface (as scripts/try-caddy does too). Killed when dropped.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -42,13 +44,11 @@ impl Caddy {
                 .port();
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let log = std::fs::File::create(&log_path).unwrap();
+            let json = dir.path().join("caddy.json");
+            std::fs::write(&json, loopback_only(&adapt(addr, root, api), port)).unwrap();
             let mut child = Command::new("caddy")
-                .args(["run", "--adapter", "caddyfile", "--config"])
-                .arg(caddyfile())
-                .env("STATUS_SITE", format!("http://{addr}"))
-                .env("STATUS_ROOT", root)
-                .env("STATUS_API", api.to_string())
-                .env("CADDY_ADMIN", "off")
+                .args(["run", "--config"])
+                .arg(&json)
                 .env("HOME", dir.path())
                 .env("XDG_DATA_HOME", dir.path())
                 .env("XDG_CONFIG_HOME", dir.path())
@@ -78,6 +78,11 @@ impl Caddy {
         unreachable!()
     }
 
+    /// Caddy's process id (its listening sockets are in /proc/PID/fd).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -93,4 +98,35 @@ impl Drop for Caddy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The Caddyfile as Caddy's JSON, with the placeholders the Caddyfile documents set.
+fn adapt(addr: SocketAddr, root: &Path, api: SocketAddr) -> String {
+    let out = Command::new("caddy")
+        .args(["adapt", "--adapter", "caddyfile", "--config"])
+        .arg(caddyfile())
+        .env("STATUS_SITE", format!("http://{addr}"))
+        .env("STATUS_ROOT", root)
+        .env("STATUS_API", api.to_string())
+        .env("CADDY_ADMIN", "off")
+        .output()
+        .expect("cannot run caddy adapt");
+    assert!(
+        out.status.success(),
+        "caddy adapt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The adapted config listening on 127.0.0.1:`port` instead of every interface's `:port`.
+fn loopback_only(json: &str, port: u16) -> String {
+    let every = format!("\"listen\":[\":{port}\"]");
+    assert_eq!(
+        json.matches("\"listen\":").count(),
+        1,
+        "one listen address expected in the adapted Caddyfile: {json}"
+    );
+    assert!(json.contains(&every), "no {every} in {json}");
+    json.replace(&every, &format!("\"listen\":[\"127.0.0.1:{port}\"]"))
 }

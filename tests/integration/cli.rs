@@ -179,5 +179,24 @@ fn help_and_version_teach_the_tool() {
         "{version}"
     );
     assert!(version.contains("status.json schema 1"), "{version}");
-    assert_eq!(run(&["-V"]).lines().count(), 1);
+}
+
+/// Issue 10: `-V` printed one line and `--version` three, so a bug report's version depended on
+/// the flag. Both now print the same lines.
+#[test]
+fn short_and_long_version_flags_print_the_same() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::BIN)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let long = run(&["--version"]);
+    assert!(long.contains("status.json schema 1"), "{long}");
+    assert!(long.contains("built for"), "{long}");
+    assert_eq!(run(&["-V"]), long);
+    // A subcommand's flags too (clap names it `cortex-status-check` there).
+    assert_eq!(run(&["check", "-V"]), run(&["check", "--version"]));
 }

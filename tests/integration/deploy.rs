@@ -140,8 +140,13 @@ fn systemd_analyze() -> Command {
 /// The unit as installed, with ExecStart pointing at the binary under test: `verify` checks
 /// that the program exists. Nothing else is changed.
 fn installable_unit(dir: &Path, extra: &str) -> PathBuf {
-    let unit = read(&scripts("cortex-status.service")).replace("/usr/local/bin/cortex-status", BIN)
+    let unit = read(&scripts("cortex-status.service"))
+        .replace("ExecStart=cortex-status ", &format!("ExecStart={BIN} "))
         + extra;
+    assert!(
+        unit.contains(&format!("ExecStart={BIN} ")),
+        "no ExecStart to point at {BIN}"
+    );
     let path = dir.join("cortex-status.service");
     std::fs::write(&path, unit).unwrap();
     path
