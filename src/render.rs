@@ -253,6 +253,16 @@ pub fn example_snapshot() -> Snapshot {
             quarter: Some(0.9975),
             year: None,
         },
+        // Watched for 60 days (the strip's first 30 days have no data): the 90- and 365-day
+        // windows are partial.
+        observed_since: Some(at - chrono::Duration::days(59) - chrono::Duration::hours(10)),
+        uptime_coverage: Coverage {
+            day: 1.0,
+            week: 1.0,
+            month: 1.0,
+            quarter: 0.665921,
+            year: 0.164155,
+        },
         details: serde_json::Map::new(),
         // A strip with every kind of day: no data yet, perfect, a bad day, one in between.
         days: (0..DAYS)
