@@ -425,12 +425,16 @@ mod tests {
             "the first day is 89 days before"
         );
         assert!(html.contains("<title>latency over 24 h: 2.0–5.0 ms, no answer in"));
-        assert!(html.contains("<dt>90 days</dt><dd>99.75%</dd>"));
-        assert!(
-            html.contains("<dt>365 days</dt><dd>–</dd>"),
-            "null uptime is a dash"
-        );
+        assert!(html.contains("<dt>30 days</dt><dd>99.8%</dd>"));
+        // Watched for 60 days: the 90- and 365-day windows are one entry that says since when.
+        assert!(html.contains(
+            "<div class=\"partial\" title=\"90 and 365 days are not watched in full yet: this \
+             figure covers every check since 2026-09-26 00:00 UTC\"><dt>since 26 Sep</dt><dd>99.75%</dd></div>"
+        ));
+        assert!(!html.contains("<dt>90 days</dt>") && !html.contains("<dt>365 days</dt>"));
         assert!(html.contains("<span>90 days ago</span>"));
+        assert!(html.contains("last 90 days: watched since 2026-09-26, 60 with data"));
+        assert!(html.contains("<span>latency, 24&nbsp;h</span>"));
     }
 
     #[test]
@@ -440,11 +444,18 @@ mod tests {
             svc.days.clear();
             svc.latency_24h.clear();
             svc.uptime = crate::snapshot::Uptime::default();
+            svc.uptime_coverage = crate::snapshot::Coverage::default();
+            svc.observed_since = None;
         }
         let html = render_index(&s);
         assert_eq!(html.matches("No history yet").count(), 5);
-        assert_eq!(html.matches("no latency data").count(), 5);
-        assert!(!html.contains("days ago"));
+        assert_eq!(html.matches("Latency: collecting data").count(), 5);
+        assert_eq!(
+            html.matches("<span class=\"muted\">Availability</span> <span>not checked yet</span>")
+                .count(),
+            5
+        );
+        assert!(!html.contains("days ago") && !html.contains("100%"));
     }
 
     #[test]
