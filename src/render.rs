@@ -108,6 +108,58 @@ pub fn register_filters(tera: &mut Tera) {
     tera.register_filter("day_strip", charts::DayStrip::default());
     tera.register_filter("sparkline", charts::Markup(charts::sparkline));
     tera.register_filter("uptimes", charts::Markup(charts::uptimes));
+    tera.register_filter("details", charts::Markup(details));
+}
+
+/// How many of a service's details the page shows, and how many characters of each value:
+/// the page stays compact whatever a service answers; `status.json` has them all.
+pub const PAGE_DETAILS: usize = 12;
+pub const PAGE_DETAIL_CHARS: usize = 120;
+
+/// `{{ s.details | details(id=s.slug) }}`: what a service's check found beyond its status
+/// (Symbiont's `version` and `queue_depth`, the message of a 500's JSON body, a feed's
+/// services), as a collapsed `<details>` list. Escaped here (the markup is marked safe), URLs
+/// redacted, each value cut to [`PAGE_DETAIL_CHARS`], at most [`PAGE_DETAILS`] of them, nested
+/// values as compact JSON. Nothing for no details.
+fn details(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
+        return Ok(Value::String(String::new()));
+    };
+    let esc = |t: &str| tera::escape_html(&crate::redact::text(t));
+    let cut = |t: String| match t.char_indices().nth(PAGE_DETAIL_CHARS) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t,
+    };
+    let mut out = String::with_capacity(200 + 60 * map.len().min(PAGE_DETAILS));
+    out.push_str("<details class=\"facts\"");
+    if let Some(id) = args.get("id").and_then(Value::as_str) {
+        out.push_str(" id=\"details-");
+        out.push_str(&esc(id));
+        out.push('"');
+    }
+    out.push_str("><summary>Details <span class=\"muted\">(");
+    out.push_str(&map.len().to_string());
+    out.push_str(")</span></summary><dl>");
+    for (key, v) in map.iter().take(PAGE_DETAILS) {
+        let text = match v {
+            Value::String(t) => t.clone(),
+            Value::Null => "–".into(),
+            other => other.to_string(),
+        };
+        out.push_str("<dt>");
+        out.push_str(&esc(&cut(key.clone())));
+        out.push_str("</dt><dd>");
+        out.push_str(&esc(&cut(text)));
+        out.push_str("</dd>");
+    }
+    out.push_str("</dl>");
+    if map.len() > PAGE_DETAILS {
+        out.push_str("<p class=\"muted\">");
+        out.push_str(&(map.len() - PAGE_DETAILS).to_string());
+        out.push_str(" more in <a href=\"status.json\">status.json</a></p>");
+    }
+    out.push_str("</details>");
+    Ok(Value::String(out))
 }
 
 fn number(value: &Value, filter: &str) -> tera::Result<f64> {
@@ -263,7 +315,17 @@ pub fn example_snapshot() -> Snapshot {
             quarter: 0.665921,
             year: 0.164155,
         },
-        details: serde_json::Map::new(),
+        details: match name {
+            "Symbiont API" => serde_json::json!({
+                "version": "1.4.2",
+                "queue_depth": 3,
+                "note": "<b>escaped</b> https://user:pw@example.net/x?token=abc",
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+            _ => serde_json::Map::new(),
+        },
         // A strip with every kind of day: no data yet, perfect, a bad day, one in between.
         days: (0..DAYS)
             .map(|i| match i {
@@ -435,6 +497,32 @@ mod tests {
         assert!(html.contains("<span>90 days ago</span>"));
         assert!(html.contains("last 90 days: watched since 2026-09-26, 60 with data"));
         assert!(html.contains("<span>latency, 24&nbsp;h</span>"));
+    }
+
+    #[test]
+    fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
+        let html = render_index(&example_snapshot());
+        assert_eq!(html.matches("<details class=\"facts\"").count(), 1, "only where there are some");
+        assert!(html.contains(
+            "<details class=\"facts\" id=\"details-symbiont-api\"><summary>Details <span class=\"muted\">(3)</span></summary><dl>"
+        ));
+        assert!(html.contains("<dt>queue_depth</dt><dd>3</dd>"), "{html}");
+        assert!(html.contains("<dt>version</dt><dd>1.4.2</dd>"));
+        assert!(html.contains("<dd>&lt;b&gt;escaped&lt;&#x2F;b&gt; https:"), "{html}");
+        assert!(!html.contains("pw@") && !html.contains("token=abc") && !html.contains("<b>"));
+
+        let mut s = example_snapshot();
+        s.services[0].details = (0..40)
+            .map(|i| (format!("k{i:02}"), Value::String("x".repeat(1000))))
+            .chain([("nested".into(), serde_json::json!([{"a": 1}]))])
+            .collect();
+        let html = render_index(&s);
+        let part = &html[html.find("details-symbiont-api").unwrap()..];
+        let part = &part[..part.find("</details>").unwrap()];
+        assert_eq!(part.matches("<dt>").count(), PAGE_DETAILS);
+        assert!(part.contains(&format!("<dd>{}…</dd>", "x".repeat(PAGE_DETAIL_CHARS))));
+        assert!(part.contains("29 more in <a href=\"status.json\">status.json</a>"));
+        assert!(part.len() < 4_000, "bounded: {} bytes", part.len());
     }
 
     #[test]
