@@ -275,6 +275,7 @@ mod tests {
             public_url: public_url.into(),
             version: "0.1.0",
             terminal_statuses: Vec::new(),
+            tasks_missing: Vec::new(),
         }
     }
 

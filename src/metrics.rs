@@ -326,6 +326,7 @@ mod tests {
             public_url: String::new(),
             version: "0.1.0",
             terminal_statuses: Vec::new(),
+            tasks_missing: Vec::new(),
         }
     }
 

@@ -29,6 +29,10 @@ pub struct SiteInfo {
     pub version: &'static str,
     /// Task statuses after which the task form stops polling.
     pub terminal_statuses: Vec<String>,
+    /// What the task form lacks to work, each with where to set it (no value, only names):
+    /// empty when tasks are configured. While it is not, tasks.html says so instead of showing
+    /// a form whose every submission would be answered 503.
+    pub tasks_missing: Vec<String>,
 }
 
 impl SiteInfo {
@@ -45,8 +49,29 @@ impl SiteInfo {
                 .unwrap_or_default(),
             version: env!("CARGO_PKG_VERSION"),
             terminal_statuses: config.tasks.terminal_statuses.clone(),
+            tasks_missing: tasks_missing(config),
         }
     }
+}
+
+/// What the task endpoint needs and this config does not give, as `tasks.html` explains it.
+fn tasks_missing(config: &crate::config::Config) -> Vec<String> {
+    let mut missing = Vec::new();
+    if config.secrets.task_password.is_none() {
+        missing.push(
+            "a password: set STATUS_TASK_PASSWORD (or STATUS_TASK_PASSWORD_FILE, a file holding \
+             it) in the daemon's environment"
+                .to_string(),
+        );
+    }
+    if config.tasks.symbiont_url.is_none() {
+        missing.push(
+            "Symbiont's address: set symbiont_url under [tasks] in the config file, or \
+             SYMBIONT_URL in the environment"
+                .to_string(),
+        );
+    }
+    missing
 }
 
 /// What templates see in `site` from the loaded templates themselves, computed once when they
@@ -442,6 +467,7 @@ mod tests {
             public_url: String::new(),
             version: "0",
             terminal_statuses: vec!["completed".into(), "failed".into()],
+            tasks_missing: Vec::new(),
         }
     }
 
@@ -837,6 +863,25 @@ mod tests {
             "a refresh would lose what was typed"
         );
         assert!(!html.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn an_unconfigured_task_page_says_what_to_set_instead_of_a_form() {
+        let tera = TemplateSet::load(None).unwrap().compile().unwrap();
+        let config = crate::config::Config::embedded();
+        let info = SiteInfo::new(&config);
+        assert_eq!(info.tasks_missing.len(), 2, "{:?}", info.tasks_missing);
+        let html = page(
+            &tera,
+            "tasks.html",
+            &context(&example_snapshot(), &info, &files()).unwrap(),
+        )
+        .unwrap();
+        assert!(html.contains("<h2 id=\"tasks-off-heading\">Tasks are not configured on this host</h2>"));
+        assert!(html.contains("STATUS_TASK_PASSWORD"));
+        assert!(html.contains("symbiont_url"));
+        assert!(html.contains("SYMBIONT_URL"));
+        assert!(!html.contains("id=\"task-form\"") && !html.contains("tasks.js"));
     }
 
     #[test]
