@@ -9,6 +9,7 @@ mod cli;
 mod daemon;
 mod deploy;
 mod feeds;
+mod first_hour;
 mod history;
 mod hook;
 mod pages;
