@@ -363,7 +363,10 @@ mod tests {
         // The upcoming window (in a week) is not a date the feed was updated at: the newest
         // past one is (the open incident, at generated_at).
         let xml = feed(&s, &site(""));
-        assert_eq!(between(&xml, "<updated>", "</updated>")[0], "2026-11-24T10:00:00Z");
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            "2026-11-24T10:00:00Z"
+        );
         s.incidents.clear();
         let xml = feed(&s, &site(""));
         assert_eq!(
@@ -377,16 +380,26 @@ mod tests {
         let xml = feed(&s, &site(""));
         assert!(!xml.contains("<entry>"));
         assert!(!xml.contains("1970"));
-        assert_eq!(between(&xml, "<updated>", "</updated>")[0], format_time(&since));
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            format_time(&since)
+        );
         let mut later = s.clone();
         later.generated_at += chrono::Duration::minutes(5);
-        assert_eq!(feed(&later, &site("")), xml, "the bytes do not follow the clock");
+        assert_eq!(
+            feed(&later, &site("")),
+            xml,
+            "the bytes do not follow the clock"
+        );
         // Before any check: the generation time.
         for svc in &mut s.services {
             svc.observed_since = None;
         }
         let xml = feed(&s, &site(""));
-        assert_eq!(between(&xml, "<updated>", "</updated>")[0], "2026-11-24T10:00:00Z");
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            "2026-11-24T10:00:00Z"
+        );
     }
 
     #[test]

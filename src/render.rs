@@ -528,13 +528,20 @@ mod tests {
     #[test]
     fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
         let html = render_index(&example_snapshot());
-        assert_eq!(html.matches("<details class=\"facts\"").count(), 1, "only where there are some");
+        assert_eq!(
+            html.matches("<details class=\"facts\"").count(),
+            1,
+            "only where there are some"
+        );
         assert!(html.contains(
             "<details class=\"facts\" id=\"details-symbiont-api\"><summary>Details <span class=\"muted\">(3)</span></summary><dl>"
         ));
         assert!(html.contains("<dt>queue_depth</dt><dd>3</dd>"), "{html}");
         assert!(html.contains("<dt>version</dt><dd>1.4.2</dd>"));
-        assert!(html.contains("<dd>&lt;b&gt;escaped&lt;&#x2F;b&gt; https:"), "{html}");
+        assert!(
+            html.contains("<dd>&lt;b&gt;escaped&lt;&#x2F;b&gt; https:"),
+            "{html}"
+        );
         assert!(!html.contains("pw@") && !html.contains("token=abc") && !html.contains("<b>"));
 
         let mut s = example_snapshot();
@@ -877,7 +884,11 @@ mod tests {
             &context(&example_snapshot(), &info, &files()).unwrap(),
         )
         .unwrap();
-        assert!(html.contains("<h2 id=\"tasks-off-heading\">Tasks are not configured on this host</h2>"));
+        assert!(
+            html.contains(
+                "<h2 id=\"tasks-off-heading\">Tasks are not configured on this host</h2>"
+            )
+        );
         assert!(html.contains("STATUS_TASK_PASSWORD"));
         assert!(html.contains("symbiont_url"));
         assert!(html.contains("SYMBIONT_URL"));

@@ -372,7 +372,10 @@ fn a_service_down_at_its_first_check_is_an_incident() {
     let incidents = h.observe(&mut s, at + Duration::seconds(30));
     assert_eq!(incidents.len(), 2, "{incidents:?}");
     let db = incidents.iter().find(|i| i.service == "db").unwrap();
-    assert_eq!((db.from, db.to, db.end), (Status::Unknown, Status::Down, None));
+    assert_eq!(
+        (db.from, db.to, db.end),
+        (Status::Unknown, Status::Down, None)
+    );
     assert_eq!(db.error.as_deref(), Some("connection refused"));
     assert_eq!(db.duration_seconds, 30);
     assert!(h.save_due());
@@ -390,11 +393,17 @@ fn a_duration_is_the_difference_of_the_times_shown() {
     let mut s = [service("web", Status::Up, Some(1.0), back)];
     let incidents = h.observe(&mut s, t("2026-11-24T10:00:30.050Z"));
     let down = &incidents[1];
-    assert_eq!(crate::snapshot::format_time(&down.at), "2026-11-24T10:00:00Z");
+    assert_eq!(
+        crate::snapshot::format_time(&down.at),
+        "2026-11-24T10:00:00Z"
+    );
     assert_eq!(
         crate::snapshot::format_time(&down.end.unwrap()),
         "2026-11-24T10:00:20Z"
     );
     assert_eq!(down.duration_seconds, 20);
-    assert_eq!(incidents[0].duration_seconds, 10, "20.1 to 30.05 shows as :20 to :30");
+    assert_eq!(
+        incidents[0].duration_seconds, 10,
+        "20.1 to 30.05 shows as :20 to :30"
+    );
 }

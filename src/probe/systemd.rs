@@ -128,11 +128,15 @@ mod tests {
         assert_eq!(s, Status::Unknown);
         assert_eq!(e.unwrap(), "systemd is not running on this host");
         assert_eq!(
-            classify("", "Failed to connect to bus: No such file or directory").1.unwrap(),
+            classify("", "Failed to connect to bus: No such file or directory")
+                .1
+                .unwrap(),
             "systemd is not running on this host"
         );
         assert_eq!(
-            classify("", "Access denied as requested by policy").1.unwrap(),
+            classify("", "Access denied as requested by policy")
+                .1
+                .unwrap(),
             "not allowed to ask systemd about this unit"
         );
         let (_, odd) = classify("", "Unit name /etc/evil?token=abc is not valid.");

@@ -653,9 +653,15 @@ mod tests {
             ("now", json!("2026-11-24T10:00:00Z")),
         ]);
         let html = text(sparkline(&json!(points), &a));
-        assert_eq!(html, "<p class=\"spark-empty\">Latency: collecting data</p>");
+        assert_eq!(
+            html,
+            "<p class=\"spark-empty\">Latency: collecting data</p>"
+        );
         // Not checked at all yet.
-        let none = args(&[("since", Value::Null), ("now", json!("2026-11-24T10:00:00Z"))]);
+        let none = args(&[
+            ("since", Value::Null),
+            ("now", json!("2026-11-24T10:00:00Z")),
+        ]);
         assert!(text(sparkline(&json!(vec![Value::Null; 96]), &none)).contains("collecting data"));
 
         // Two hours on: only the watched quarter hours, from the left edge, and the words say
@@ -671,18 +677,27 @@ mod tests {
         ]);
         let html = text(sparkline(&json!(points), &a));
         assert!(html.contains("viewBox=\"0 0 8 20\""), "{html}");
-        assert!(html.contains("d=\"M0 "), "the line starts at the left edge: {html}");
+        assert!(
+            html.contains("d=\"M0 "),
+            "the line starts at the left edge: {html}"
+        );
         assert!(html.contains(
             "<title>latency since 08:05 UTC: 2.0–4.0 ms, no answer in 1 of 9 quarter hours</title>"
         ));
-        assert!(html.ends_with("<span>latency since 08:05 UTC</span></div>"), "{html}");
+        assert!(
+            html.ends_with("<span>latency since 08:05 UTC</span></div>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn partial_windows_are_one_entry_that_says_since_when() {
         let uptime = json!({"24h": 1.0, "7d": 1.0, "30d": 1.0, "90d": 1.0, "365d": 1.0});
         let a = args(&[
-            ("coverage", json!({"24h": 0.0034, "7d": 0.0005, "30d": 0.0001, "90d": 0.0, "365d": 0.0})),
+            (
+                "coverage",
+                json!({"24h": 0.0034, "7d": 0.0005, "30d": 0.0001, "90d": 0.0, "365d": 0.0}),
+            ),
             ("since", json!("2026-11-29T23:55:00Z")),
             ("now", json!("2026-11-30T00:00:00Z")),
         ]);
@@ -696,14 +711,29 @@ mod tests {
         );
         // Three days on: 24 h is whole, the rest are one "since" entry with a date.
         let a = args(&[
-            ("coverage", json!({"24h": 1.0, "7d": 0.5, "30d": 0.1, "90d": 0.03, "365d": 0.008})),
+            (
+                "coverage",
+                json!({"24h": 1.0, "7d": 0.5, "30d": 0.1, "90d": 0.03, "365d": 0.008}),
+            ),
             ("since", json!("2026-11-27T10:00:00Z")),
             ("now", json!("2026-11-30T10:00:00Z")),
         ]);
-        let html = text(uptimes(&json!({"24h": 0.99, "7d": 0.995, "30d": 0.995}), &a));
-        assert!(html.contains("<div><dt>24 h</dt><dd>99%</dd></div>"), "{html}");
-        assert!(html.contains("title=\"7, 30, 90 and 365 days are not watched"), "{html}");
-        assert!(html.contains("<dt>since 27 Nov</dt><dd>99.5%</dd>"), "{html}");
+        let html = text(uptimes(
+            &json!({"24h": 0.99, "7d": 0.995, "30d": 0.995}),
+            &a,
+        ));
+        assert!(
+            html.contains("<div><dt>24 h</dt><dd>99%</dd></div>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("title=\"7, 30, 90 and 365 days are not watched"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<dt>since 27 Nov</dt><dd>99.5%</dd>"),
+            "{html}"
+        );
         assert!(!html.contains("7 days"));
         // Before the first check.
         let a = args(&[("coverage", json!({})), ("since", Value::Null)]);
@@ -725,6 +755,9 @@ mod tests {
         assert!(html.contains(
             "<i class=\"none\" title=\"2026-11-23: nothing counted (maintenance or unknown)\">"
         ));
-        assert!(html.contains("last 90 days: watched since 2026-11-22, 2 with data"), "{html}");
+        assert!(
+            html.contains("last 90 days: watched since 2026-11-22, 2 with data"),
+            "{html}"
+        );
     }
 }

@@ -100,7 +100,10 @@ fn in_its_first_minute_no_window_claims_more_than_it_watched() {
     assert!(api["observed_since"].is_string(), "{api}");
     for window in ["24h", "7d", "30d", "90d", "365d"] {
         let c = api["uptime_coverage"][window].as_f64().unwrap();
-        assert!((0.0..0.01).contains(&c), "{window} coverage {c} after seconds");
+        assert!(
+            (0.0..0.01).contains(&c),
+            "{window} coverage {c} after seconds"
+        );
     }
     assert_eq!(status["schema"], 1);
 
@@ -141,7 +144,10 @@ fn a_service_down_from_its_first_check_is_an_incident_in_the_json_and_the_feed()
         .iter()
         .find(|i| i["service"] == "database")
         .unwrap_or_else(|| panic!("no incident for the database: {status}"));
-    assert_eq!((&db["from"], &db["to"]), (&"unknown".into(), &"down".into()));
+    assert_eq!(
+        (&db["from"], &db["to"]),
+        (&"unknown".into(), &"down".into())
+    );
     assert!(db["end"].is_null());
     assert!(
         !incidents.iter().any(|i| i["service"] == "symbiont-api"),
@@ -151,7 +157,10 @@ fn a_service_down_from_its_first_check_is_an_incident_in_the_json_and_the_feed()
     assert!(feed.contains("<title>Database is down</title>"), "{feed}");
     assert!(feed.contains("Database went from unknown to down at "));
     let html = f.file("index.html");
-    assert!(html.contains("<strong>Database</strong>"), "the page lists it too");
+    assert!(
+        html.contains("<strong>Database</strong>"),
+        "the page lists it too"
+    );
 }
 
 #[test]
@@ -180,18 +189,21 @@ fn systemctl_words_go_to_the_log_and_the_page_gets_a_short_reason() {
         assert!(!f.file("status.json").contains(raw), "{raw} in status.json");
     }
     if Path::new("/usr/bin/systemctl").exists() || Path::new("/bin/systemctl").exists() {
-        let log = f.daemon.wait_for_log(
-            "systemctl is-active said: ",
-            Duration::from_secs(10),
-        );
+        let log = f
+            .daemon
+            .wait_for_log("systemctl is-active said: ", Duration::from_secs(10));
         assert!(
             log.contains("cortex-status-first-hour.service"),
             "the log names the unit:\n{log}"
         );
         // Once, not every cycle.
         let cycles = f.daemon.health()["cycles"].as_u64().unwrap();
-        f.daemon.wait_for_cycles(cycles + 2, Duration::from_secs(20));
-        assert_eq!(f.daemon.log().matches("systemctl is-active said: ").count(), 1);
+        f.daemon
+            .wait_for_cycles(cycles + 2, Duration::from_secs(20));
+        assert_eq!(
+            f.daemon.log().matches("systemctl is-active said: ").count(),
+            1
+        );
     }
 }
 
@@ -283,7 +295,8 @@ async fn the_first_minute_on_a_phone_fits_the_screen() {
         .click()
         .await
         .unwrap();
-    b.wait_for_text("#details-symbiont-api", "queue_depth").await;
+    b.wait_for_text("#details-symbiont-api", "queue_depth")
+        .await;
     let path = b.screenshot("status-page-mobile").await;
     assert!(std::fs::metadata(&path).unwrap().len() > 1000);
     let errors = b.console_errors().await;
