@@ -302,6 +302,20 @@ async fn the_first_minute_on_a_phone_fits_the_screen() {
         .unwrap();
     b.wait_for_text("#details-symbiont-api", "queue_depth")
         .await;
+    // live.js swaps the services in when a new cycle changes them: what was opened stays open.
+    b.mark_document().await;
+    b.run("document.getElementById('services').dataset.before = 'swap'; return true;")
+        .await;
+    b.wait_for_script(
+        "return document.getElementById('services').dataset.before ? 'waiting' : 'swapped';",
+        "swapped",
+    )
+    .await;
+    assert!(b.same_document().await, "swapped in place, not reloaded");
+    let open = b
+        .run("return document.getElementById('details-symbiont-api').open;")
+        .await;
+    assert_eq!(open, true, "the details closed when the page updated");
     let path = b.screenshot("status-page-mobile").await;
     assert!(std::fs::metadata(&path).unwrap().len() > 1000);
     let errors = b.console_errors().await;
