@@ -318,6 +318,9 @@ async fn the_first_minute_on_a_phone_fits_the_screen() {
     assert_eq!(open, true, "the details closed when the page updated");
     let path = b.screenshot("status-page-mobile").await;
     assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+    b.prefer_dark(true).await;
+    let path = b.screenshot("status-page-mobile-dark").await;
+    assert!(std::fs::metadata(&path).unwrap().len() > 1000);
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
