@@ -3,8 +3,12 @@
 //! The feed is rewritten only when its bytes change, so nothing in it may move from cycle to
 //! cycle: no `generated_at`, no duration of a status that still lasts. Each entry's `<updated>` is
 //! the last instant its content changed (an incident: its start, then its end; a maintenance
-//! window: its start), and the feed's is the newest of those. A feed with no entries says the
-//! Unix epoch: a fixed time, rather than one that would change the file every cycle.
+//! window: its start), and the feed's is the newest of those that is not in the future (a window
+//! still to come is dated by its start, but the feed was not updated in the future). A feed with
+//! nothing to date it by says when watching began (the earliest `observed_since`): the time its
+//! empty content became true, and a fixed one, rather than the generation time, which would
+//! change the file every cycle. Only before the first check ever (or with no services) is it the
+//! generation time itself. Never the Unix epoch: a reader would show "1970".
 //!
 //! Ids are stable: an incident is named by its service and start, a maintenance window by its
 //! start and services, so a reader sees the same entry across cycles and restarts. With
@@ -28,13 +32,22 @@ pub fn feed(snapshot: &Snapshot, site: &SiteInfo) -> String {
     let base = site.public_url.as_str();
     let home = if base.is_empty() { "./" } else { base };
     let maintenance = snapshot.maintenance.iter().map(|m| (m.start, m));
+    let now = snapshot.generated_at;
+    let watched_since = snapshot
+        .services
+        .iter()
+        .filter_map(|s| s.observed_since)
+        .min();
     let updated = snapshot
         .incidents
         .iter()
         .map(incident_updated)
         .chain(maintenance.map(|(t, _)| t))
+        .filter(|t| *t <= now)
         .max()
-        .unwrap_or(DateTime::UNIX_EPOCH);
+        .or(watched_since)
+        .unwrap_or(now)
+        .min(now);
 
     let mut out = String::with_capacity(1024 + 700 * snapshot.incidents.len());
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
@@ -262,6 +275,7 @@ mod tests {
             public_url: public_url.into(),
             version: "0.1.0",
             terminal_statuses: Vec::new(),
+            tasks_missing: Vec::new(),
         }
     }
 
@@ -344,17 +358,48 @@ mod tests {
     }
 
     #[test]
-    fn the_feed_is_dated_by_its_newest_entry_or_the_epoch() {
+    fn the_feed_is_dated_by_its_newest_past_entry_never_the_epoch_or_the_future() {
         let mut s = example_snapshot();
-        // The upcoming window (in a week) is the newest date.
-        let week = format_time(&s.maintenance[1].start);
+        // The upcoming window (in a week) is not a date the feed was updated at: the newest
+        // past one is (the open incident, at generated_at).
         let xml = feed(&s, &site(""));
-        assert_eq!(between(&xml, "<updated>", "</updated>")[0], week);
-        s.maintenance.clear();
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            "2026-11-24T10:00:00Z"
+        );
         s.incidents.clear();
         let xml = feed(&s, &site(""));
-        assert!(xml.contains("<updated>1970-01-01T00:00:00Z</updated>"));
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            format_time(&s.maintenance[0].start),
+            "the running window's start"
+        );
+        // No entries: since when the services are watched, the same every cycle.
+        s.maintenance.clear();
+        let since = s.services[0].observed_since.unwrap();
+        let xml = feed(&s, &site(""));
         assert!(!xml.contains("<entry>"));
+        assert!(!xml.contains("1970"));
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            format_time(&since)
+        );
+        let mut later = s.clone();
+        later.generated_at += chrono::Duration::minutes(5);
+        assert_eq!(
+            feed(&later, &site("")),
+            xml,
+            "the bytes do not follow the clock"
+        );
+        // Before any check: the generation time.
+        for svc in &mut s.services {
+            svc.observed_since = None;
+        }
+        let xml = feed(&s, &site(""));
+        assert_eq!(
+            between(&xml, "<updated>", "</updated>")[0],
+            "2026-11-24T10:00:00Z"
+        );
     }
 
     #[test]

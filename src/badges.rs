@@ -3,7 +3,8 @@
 //! The SVG is a flat two-part badge (label on grey, status on its colour) for a README or a
 //! wiki; the JSON is the same badge in shields.io's endpoint format, for those who want
 //! shields' styles. Both say the status word and, when known, the 24-hour availability, rounded
-//! *down* so that "100%" means no counted failure at all. They change only when one of those
+//! *down* so that "100%" means no counted failure at all. A service watched for less than 24
+//! hours says since when ("up · 100% since 01:05"): its figure does not cover the whole day. They change only when one of those
 //! does, so they are written only when their bytes change.
 //!
 //! Text width is estimated from Verdana's advance widths (the font the badge names first), and
@@ -65,8 +66,21 @@ struct Badge<'a> {
 
 impl<'a> Badge<'a> {
     fn of(s: &'a Service) -> Badge<'a> {
-        let (message, title) = match s.uptime.day {
-            Some(ratio) => {
+        let partial = s.observed_since.filter(|_| s.uptime_coverage.day < 1.0);
+        let (message, title) = match (s.uptime.day, partial) {
+            (Some(ratio), Some(since)) => {
+                let p = percent_down(ratio);
+                (
+                    format!("{} · {p} since {}", s.status, since.format("%H:%M")),
+                    format!(
+                        "{}: {}, {p} available since {} (watched for less than 24 hours)",
+                        s.name,
+                        s.status,
+                        since.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                )
+            }
+            (Some(ratio), None) => {
                 let p = percent_down(ratio);
                 (
                     format!("{} · {p}", s.status),
@@ -76,7 +90,7 @@ impl<'a> Badge<'a> {
                     ),
                 )
             }
-            None => (s.status.to_string(), format!("{}: {}", s.name, s.status)),
+            (None, _) => (s.status.to_string(), format!("{}: {}", s.name, s.status)),
         };
         Badge {
             label: &s.name,
@@ -235,6 +249,21 @@ mod tests {
         let b = Badge::of(&s.services[0]);
         assert_eq!(b.message, "up");
         assert_eq!(b.title, "Symbiont API: up");
+    }
+
+    #[test]
+    fn a_day_not_watched_in_full_says_since_when() {
+        let mut s = example_snapshot();
+        let svc = &mut s.services[0];
+        svc.observed_since = Some(svc.checked_at.unwrap() - chrono::Duration::minutes(5));
+        svc.uptime_coverage.day = 0.0034;
+        let b = Badge::of(svc);
+        assert_eq!(b.message, "up · 100% since 09:55");
+        assert_eq!(
+            b.title,
+            "Symbiont API: up, 100% available since 2026-11-24 09:55 UTC (watched for less than 24 hours)"
+        );
+        assert!(b.json().contains("\"message\":\"up · 100% since 09:55\""));
     }
 
     #[test]

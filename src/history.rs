@@ -17,7 +17,7 @@
 //! parsed is moved aside (`history.json.corrupt-<time>`), logged, reported in `errors` for a
 //! day, and a fresh history starts.
 
-use crate::snapshot::{DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
+use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -169,6 +169,11 @@ pub struct ServiceHistory {
     /// cycles show it (a slow probe keeps its slot across cycles).
     #[serde(default, with = "time_opt")]
     pub last_checked: Option<DateTime<Utc>>,
+    /// When the first check was recorded. Windows and quarter hours before it were not
+    /// watched, and the page and feed say so rather than count them as up or down. Absent from
+    /// files written before it existed: [`ServiceHistory::since`] infers it then.
+    #[serde(default, with = "time_opt", skip_serializing_if = "Option::is_none")]
+    pub first_checked: Option<DateTime<Utc>>,
     /// Oldest first, one per day that had a check.
     pub days: VecDeque<Day>,
     /// Oldest first, within the last 24 hours.
@@ -277,7 +282,8 @@ impl History {
                 self.record(s, at);
             }
             if let Some(h) = self.services.get(&s.slug) {
-                s.uptime = h.uptime(now);
+                s.observed_since = h.since();
+                (s.uptime, s.uptime_coverage) = h.uptime(now);
                 s.days = h.day_strip(now.date_naive());
                 s.latency_24h = h.latency_slots(now);
             }
@@ -298,6 +304,9 @@ impl History {
             return;
         }
         h.last_checked = Some(at);
+        if h.first_checked.is_none() {
+            h.first_checked = Some(h.since().unwrap_or(at));
+        }
         self.dirty = true;
         let day = at.date_naive();
         match h.days.back_mut() {
@@ -324,8 +333,13 @@ impl History {
         while h.fine.front().is_some_and(|b| b.start < oldest) || h.fine.len() > FINE_BUCKETS {
             h.fine.pop_front();
         }
-        let previous = h.last_status.replace(s.status);
-        if let Some(from) = previous.filter(|&from| from != s.status) {
+        let from = match h.last_status.replace(s.status) {
+            Some(from) => (from != s.status).then_some(from),
+            // Failing at its very first check is news too: without an incident, a feed
+            // subscriber would never hear of a service that was down from the start.
+            None => matches!(s.status, Status::Down | Status::Degraded).then_some(Status::Unknown),
+        };
+        if let Some(from) = from {
             tracing::info!(
                 "{}: {from} → {}{}",
                 s.slug,
@@ -468,7 +482,26 @@ impl History {
 }
 
 impl ServiceHistory {
-    fn uptime(&self, now: DateTime<Utc>) -> Uptime {
+    /// When this service was first checked: the recorded time, or for a file written before it
+    /// was recorded, the start of the oldest data kept (the oldest five minutes if they fall on
+    /// the oldest day, else that day's midnight).
+    pub fn since(&self) -> Option<DateTime<Utc>> {
+        if self.first_checked.is_some() {
+            return self.first_checked;
+        }
+        let fine = self
+            .fine
+            .front()
+            .and_then(|b| DateTime::from_timestamp(b.start, 0));
+        match (self.days.front(), fine) {
+            (Some(d), Some(f)) if f.date_naive() == d.date => Some(f),
+            (Some(d), _) => Some(d.date.and_time(chrono::NaiveTime::MIN).and_utc()),
+            (None, f) => f,
+        }
+    }
+
+    /// Each window's availability, and how much of it was watched.
+    fn uptime(&self, now: DateTime<Utc>) -> (Uptime, Coverage) {
         let since = now.timestamp() - 86_400;
         let mut fine = Counts::default();
         for b in self
@@ -487,13 +520,40 @@ impl ServiceHistory {
             }
             c.availability().map(ratio)
         };
-        Uptime {
+        let uptime = Uptime {
             day: fine.availability().map(ratio),
             week: window(7),
             month: window(30),
             quarter: window(90),
             year: window(365),
-        }
+        };
+        let since = self.since();
+        // The share of [start, now] after `since`, to six decimals like the ratios, rounded down so that only a window watched
+        // from its start reads 1.
+        let covered = |start: DateTime<Utc>| match since {
+            None => 0.0,
+            Some(since) if since <= start => 1.0,
+            Some(since) => {
+                let span = (now - start).num_milliseconds().max(1) as f64;
+                let seen = (now - since).num_milliseconds().max(0) as f64;
+                ((seen / span).min(1.0) * 1e6).floor() / 1e6
+            }
+        };
+        let day_window = |days: i64| {
+            covered(
+                (today - Duration::days(days - 1))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc(),
+            )
+        };
+        let coverage = Coverage {
+            day: covered(now - Duration::hours(24)),
+            week: day_window(7),
+            month: day_window(30),
+            quarter: day_window(90),
+            year: day_window(365),
+        };
+        (uptime, coverage)
     }
 
     /// The last [`DAYS`] days' availability, oldest first, today last.
@@ -539,8 +599,12 @@ fn ratio(r: f64) -> f64 {
     (r * 1e6).round() / 1e6
 }
 
-fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
-    u64::try_from((to - from).num_seconds()).unwrap_or(0)
+/// Whole seconds between two times *as they are shown*: the page and the feed print times to
+/// the second, cut, not rounded (`format_time`), so the duration is the difference of the cut
+/// times. 10:00:00.9 to 10:00:20.1 shows as 10:00:00 to 10:00:20, and lasted 20s, not the 19
+/// that subtracting first and cutting after would say.
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    u64::try_from(to.timestamp() - from.timestamp()).unwrap_or(0)
 }
 
 fn cut(error: &str) -> String {

@@ -121,6 +121,21 @@ pub fn metrics(snapshot: &Snapshot, site: &SiteInfo) -> String {
     }
     let mut f = family(
         out,
+        "cortex_status_service_uptime_coverage_ratio",
+        "Share of the window watched since the service's first check; the uptime ratio speaks only for that part.",
+    );
+    for (s, id) in &services {
+        if s.observed_since.is_none() {
+            continue;
+        }
+        let c = &s.uptime_coverage;
+        let windows = [c.day, c.week, c.month, c.quarter, c.year];
+        for (share, window) in windows.into_iter().zip(WINDOW_LABELS) {
+            f.sample(&[id, window], share);
+        }
+    }
+    let mut f = family(
+        out,
         "cortex_status_service_checked_timestamp_seconds",
         "When the service's last check finished, in seconds since the Unix epoch.",
     );
@@ -326,6 +341,7 @@ mod tests {
             public_url: String::new(),
             version: "0.1.0",
             terminal_statuses: Vec::new(),
+            tasks_missing: Vec::new(),
         }
     }
 
@@ -395,6 +411,11 @@ mod tests {
     #[test]
     fn a_null_is_left_out_not_printed_as_zero() {
         let text = metrics(&example_snapshot(), &site());
+        let coverage = lines_of(&text, "cortex_status_service_uptime_coverage_ratio");
+        assert_eq!(coverage.len(), 5 * 5);
+        assert!(coverage.contains(
+            &"cortex_status_service_uptime_coverage_ratio{service=\"mail\",name=\"Mail\",window=\"90d\"} 0.665921"
+        ), "{coverage:#?}");
         let uptime = lines_of(&text, "cortex_status_service_uptime_ratio");
         // Four windows each: the example's 365d is null.
         assert_eq!(uptime.len(), 5 * 4);

@@ -29,6 +29,10 @@ pub struct SiteInfo {
     pub version: &'static str,
     /// Task statuses after which the task form stops polling.
     pub terminal_statuses: Vec<String>,
+    /// What the task form lacks to work, each with where to set it (no value, only names):
+    /// empty when tasks are configured. While it is not, tasks.html says so instead of showing
+    /// a form whose every submission would be answered 503.
+    pub tasks_missing: Vec<String>,
 }
 
 impl SiteInfo {
@@ -45,8 +49,29 @@ impl SiteInfo {
                 .unwrap_or_default(),
             version: env!("CARGO_PKG_VERSION"),
             terminal_statuses: config.tasks.terminal_statuses.clone(),
+            tasks_missing: tasks_missing(config),
         }
     }
+}
+
+/// What the task endpoint needs and this config does not give, as `tasks.html` explains it.
+fn tasks_missing(config: &crate::config::Config) -> Vec<String> {
+    let mut missing = Vec::new();
+    if config.secrets.task_password.is_none() {
+        missing.push(
+            "a password: set STATUS_TASK_PASSWORD (or STATUS_TASK_PASSWORD_FILE, a file holding \
+             it) in the daemon's environment"
+                .to_string(),
+        );
+    }
+    if config.tasks.symbiont_url.is_none() {
+        missing.push(
+            "Symbiont's address: set symbiont_url under [tasks] in the config file, or \
+             SYMBIONT_URL in the environment"
+                .to_string(),
+        );
+    }
+    missing
 }
 
 /// What templates see in `site` from the loaded templates themselves, computed once when they
@@ -108,6 +133,58 @@ pub fn register_filters(tera: &mut Tera) {
     tera.register_filter("day_strip", charts::DayStrip::default());
     tera.register_filter("sparkline", charts::Markup(charts::sparkline));
     tera.register_filter("uptimes", charts::Markup(charts::uptimes));
+    tera.register_filter("details", charts::Markup(details));
+}
+
+/// How many of a service's details the page shows, and how many characters of each value:
+/// the page stays compact whatever a service answers; `status.json` has them all.
+pub const PAGE_DETAILS: usize = 12;
+pub const PAGE_DETAIL_CHARS: usize = 120;
+
+/// `{{ s.details | details(id=s.slug) }}`: what a service's check found beyond its status
+/// (Symbiont's `version` and `queue_depth`, the message of a 500's JSON body, a feed's
+/// services), as a collapsed `<details>` list. Escaped here (the markup is marked safe), URLs
+/// redacted, each value cut to [`PAGE_DETAIL_CHARS`], at most [`PAGE_DETAILS`] of them, nested
+/// values as compact JSON. Nothing for no details.
+fn details(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
+        return Ok(Value::String(String::new()));
+    };
+    let esc = |t: &str| tera::escape_html(&crate::redact::text(t));
+    let cut = |t: String| match t.char_indices().nth(PAGE_DETAIL_CHARS) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t,
+    };
+    let mut out = String::with_capacity(200 + 60 * map.len().min(PAGE_DETAILS));
+    out.push_str("<details class=\"facts\"");
+    if let Some(id) = args.get("id").and_then(Value::as_str) {
+        out.push_str(" id=\"details-");
+        out.push_str(&esc(id));
+        out.push('"');
+    }
+    out.push_str("><summary>Details <span class=\"muted\">(");
+    out.push_str(&map.len().to_string());
+    out.push_str(")</span></summary><dl>");
+    for (key, v) in map.iter().take(PAGE_DETAILS) {
+        let text = match v {
+            Value::String(t) => t.clone(),
+            Value::Null => "–".into(),
+            other => other.to_string(),
+        };
+        out.push_str("<dt>");
+        out.push_str(&esc(&cut(key.clone())));
+        out.push_str("</dt><dd>");
+        out.push_str(&esc(&cut(text)));
+        out.push_str("</dd>");
+    }
+    out.push_str("</dl>");
+    if map.len() > PAGE_DETAILS {
+        out.push_str("<p class=\"muted\">");
+        out.push_str(&(map.len() - PAGE_DETAILS).to_string());
+        out.push_str(" more in <a href=\"status.json\">status.json</a></p>");
+    }
+    out.push_str("</details>");
+    Ok(Value::String(out))
 }
 
 fn number(value: &Value, filter: &str) -> tera::Result<f64> {
@@ -253,7 +330,27 @@ pub fn example_snapshot() -> Snapshot {
             quarter: Some(0.9975),
             year: None,
         },
-        details: serde_json::Map::new(),
+        // Watched for 60 days (the strip's first 30 days have no data): the 90- and 365-day
+        // windows are partial.
+        observed_since: Some(at - chrono::Duration::days(59) - chrono::Duration::hours(10)),
+        uptime_coverage: Coverage {
+            day: 1.0,
+            week: 1.0,
+            month: 1.0,
+            quarter: 0.665921,
+            year: 0.164155,
+        },
+        details: match name {
+            "Symbiont API" => serde_json::json!({
+                "version": "1.4.2",
+                "queue_depth": 3,
+                "note": "<b>escaped</b> https://user:pw@example.net/x?token=abc",
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+            _ => serde_json::Map::new(),
+        },
         // A strip with every kind of day: no data yet, perfect, a bad day, one in between.
         days: (0..DAYS)
             .map(|i| match i {
@@ -370,6 +467,7 @@ mod tests {
             public_url: String::new(),
             version: "0",
             terminal_statuses: vec!["completed".into(), "failed".into()],
+            tasks_missing: Vec::new(),
         }
     }
 
@@ -415,12 +513,49 @@ mod tests {
             "the first day is 89 days before"
         );
         assert!(html.contains("<title>latency over 24 h: 2.0–5.0 ms, no answer in"));
-        assert!(html.contains("<dt>90 days</dt><dd>99.75%</dd>"));
-        assert!(
-            html.contains("<dt>365 days</dt><dd>–</dd>"),
-            "null uptime is a dash"
-        );
+        assert!(html.contains("<dt>30 days</dt><dd>99.8%</dd>"));
+        // Watched for 60 days: the 90- and 365-day windows are one entry that says since when.
+        assert!(html.contains(
+            "<div class=\"partial\" title=\"90 and 365 days are not watched in full yet: this \
+             figure covers every check since 2026-09-26 00:00 UTC\"><dt>since 26 Sep</dt><dd>99.75%</dd></div>"
+        ));
+        assert!(!html.contains("<dt>90 days</dt>") && !html.contains("<dt>365 days</dt>"));
         assert!(html.contains("<span>90 days ago</span>"));
+        assert!(html.contains("last 90 days: watched since 2026-09-26, 60 with data"));
+        assert!(html.contains("<span>latency, 24&nbsp;h</span>"));
+    }
+
+    #[test]
+    fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
+        let html = render_index(&example_snapshot());
+        assert_eq!(
+            html.matches("<details class=\"facts\"").count(),
+            1,
+            "only where there are some"
+        );
+        assert!(html.contains(
+            "<details class=\"facts\" id=\"details-symbiont-api\"><summary>Details <span class=\"muted\">(3)</span></summary><dl>"
+        ));
+        assert!(html.contains("<dt>queue_depth</dt><dd>3</dd>"), "{html}");
+        assert!(html.contains("<dt>version</dt><dd>1.4.2</dd>"));
+        assert!(
+            html.contains("<dd>&lt;b&gt;escaped&lt;&#x2F;b&gt; https:"),
+            "{html}"
+        );
+        assert!(!html.contains("pw@") && !html.contains("token=abc") && !html.contains("<b>"));
+
+        let mut s = example_snapshot();
+        s.services[0].details = (0..40)
+            .map(|i| (format!("k{i:02}"), Value::String("x".repeat(1000))))
+            .chain([("nested".into(), serde_json::json!([{"a": 1}]))])
+            .collect();
+        let html = render_index(&s);
+        let part = &html[html.find("details-symbiont-api").unwrap()..];
+        let part = &part[..part.find("</details>").unwrap()];
+        assert_eq!(part.matches("<dt>").count(), PAGE_DETAILS);
+        assert!(part.contains(&format!("<dd>{}…</dd>", "x".repeat(PAGE_DETAIL_CHARS))));
+        assert!(part.contains("29 more in <a href=\"status.json\">status.json</a>"));
+        assert!(part.len() < 4_000, "bounded: {} bytes", part.len());
     }
 
     #[test]
@@ -430,11 +565,18 @@ mod tests {
             svc.days.clear();
             svc.latency_24h.clear();
             svc.uptime = crate::snapshot::Uptime::default();
+            svc.uptime_coverage = crate::snapshot::Coverage::default();
+            svc.observed_since = None;
         }
         let html = render_index(&s);
         assert_eq!(html.matches("No history yet").count(), 5);
-        assert_eq!(html.matches("no latency data").count(), 5);
-        assert!(!html.contains("days ago"));
+        assert_eq!(html.matches("Latency: collecting data").count(), 5);
+        assert_eq!(
+            html.matches("<span class=\"muted\">Availability</span> <span>not checked yet</span>")
+                .count(),
+            5
+        );
+        assert!(!html.contains("days ago") && !html.contains("100%"));
     }
 
     #[test]
@@ -728,6 +870,29 @@ mod tests {
             "a refresh would lose what was typed"
         );
         assert!(!html.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn an_unconfigured_task_page_says_what_to_set_instead_of_a_form() {
+        let tera = TemplateSet::load(None).unwrap().compile().unwrap();
+        let config = crate::config::Config::embedded();
+        let info = SiteInfo::new(&config);
+        assert_eq!(info.tasks_missing.len(), 2, "{:?}", info.tasks_missing);
+        let html = page(
+            &tera,
+            "tasks.html",
+            &context(&example_snapshot(), &info, &files()).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            html.contains(
+                "<h2 id=\"tasks-off-heading\">Tasks are not configured on this host</h2>"
+            )
+        );
+        assert!(html.contains("STATUS_TASK_PASSWORD"));
+        assert!(html.contains("symbiont_url"));
+        assert!(html.contains("SYMBIONT_URL"));
+        assert!(!html.contains("id=\"task-form\"") && !html.contains("tasks.js"));
     }
 
     #[test]

@@ -154,6 +154,13 @@ pub struct Service {
     pub checked_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     pub uptime: Uptime,
+    /// When this host first checked the service, from the history; `null` before its first
+    /// check. The windows in `uptime` that began before this hold no data for their start.
+    #[serde(with = "rfc3339_opt", default)]
+    pub observed_since: Option<DateTime<Utc>>,
+    /// How much of each `uptime` window was watched (see [`Coverage`]).
+    #[serde(default)]
+    pub uptime_coverage: Coverage,
     /// Extra facts the check found: an HTTP service's JSON scalars, a feed's services.
     pub details: Map<String, Value>,
     /// The last [`DAYS`] UTC days, oldest first, today last: the share of that day's checks
@@ -189,6 +196,26 @@ pub struct Uptime {
     pub quarter: Option<f64>,
     #[serde(rename = "365d", default)]
     pub year: Option<f64>,
+}
+
+/// The share (0..1, rounded down to 6 decimals) of each [`Uptime`] window that lies after the
+/// service's first check (`observed_since`): 1 for a window watched from its start, less for a
+/// window that opened before this host watched the service, 0 before the first check. A ratio
+/// in `uptime` whose coverage is below 1 speaks only for the part since `observed_since`.
+/// Same keys as `uptime`; numbers, never `null`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Coverage {
+    #[serde(rename = "24h")]
+    pub day: f64,
+    #[serde(rename = "7d")]
+    pub week: f64,
+    #[serde(rename = "30d")]
+    pub month: f64,
+    #[serde(rename = "90d")]
+    pub quarter: f64,
+    #[serde(rename = "365d")]
+    pub year: f64,
 }
 
 /// A change of a service's status, and how long the new status lasted.
@@ -305,6 +332,8 @@ mod tests {
             checked_at: None,
             error: None,
             uptime: Uptime::default(),
+            observed_since: None,
+            uptime_coverage: Coverage::default(),
             details: Map::new(),
             days: Vec::new(),
             latency_24h: Vec::new(),

@@ -17,6 +17,8 @@ fn service(slug: &str, status: Status, latency: Option<f64>, at: DateTime<Utc>) 
         checked_at: Some(at),
         error: (status == Status::Down).then(|| "connection refused".into()),
         uptime: Uptime::default(),
+        observed_since: None,
+        uptime_coverage: Default::default(),
         details: Default::default(),
         days: Vec::new(),
         latency_24h: Vec::new(),
@@ -303,4 +305,105 @@ fn the_file_stays_within_its_bound_after_a_simulated_year() {
         );
         assert_eq!(a.fine.len(), b.fine.len());
     }
+}
+
+/// Five minutes of history do not make a week of 100%: each window says how much of it was
+/// watched, and the days before the first check are not counted either way.
+#[test]
+fn a_fresh_history_says_how_much_of_each_window_it_covers() {
+    let (_dir, mut h) = fresh();
+    let first = t("2026-11-29T23:55:00Z");
+    check(&mut h, "web", Status::Up, first);
+    let now = first + Duration::minutes(5);
+    let mut s = [service("web", Status::Up, Some(3.0), now)];
+    h.observe(&mut s, now);
+    let [s] = s;
+    assert_eq!(s.observed_since, Some(first));
+    assert_eq!(s.uptime.week, Some(1.0), "the ratio keeps its meaning");
+    // 5 minutes of 24 hours; of the 7-day window (6 days and 0 minutes long at midnight).
+    assert_eq!(s.uptime_coverage.day, 0.003472);
+    assert_eq!(s.uptime_coverage.week, 0.000578);
+    assert!(s.uptime_coverage.year < s.uptime_coverage.month);
+    assert!(s.uptime_coverage.year > 0.0);
+    // The strip: data for yesterday and today only.
+    assert_eq!(s.days.iter().flatten().count(), 2);
+    assert!(s.days[..DAYS - 2].iter().all(Option::is_none));
+
+    // A week on, the short windows are whole and the long ones still partial.
+    let later = first + Duration::days(8);
+    let s = check(&mut h, "web", Status::Up, later);
+    assert_eq!((s.uptime_coverage.day, s.uptime_coverage.week), (1.0, 1.0));
+    assert!(s.uptime_coverage.month < 1.0);
+
+    // A service never checked has no since and covers nothing.
+    assert_eq!(
+        ServiceHistory::default().uptime(later).1,
+        Coverage::default()
+    );
+}
+
+/// A history file from before `first_checked` existed: its oldest data stands in for it.
+#[test]
+fn the_first_check_of_an_old_file_is_inferred_from_its_oldest_data() {
+    let (_dir, mut h) = fresh();
+    let at = t("2026-11-24T10:02:00Z");
+    check(&mut h, "web", Status::Up, at);
+    let stored = h.services.get_mut("web").unwrap();
+    stored.first_checked = None;
+    assert_eq!(stored.since(), Some(t("2026-11-24T10:00:00Z")));
+    stored.fine.clear();
+    assert_eq!(stored.since(), Some(t("2026-11-24T00:00:00Z")));
+    // The next check records it for good.
+    check(&mut h, "web", Status::Up, at + Duration::minutes(1));
+    assert_eq!(
+        h.service("web").unwrap().first_checked,
+        Some(t("2026-11-24T00:00:00Z"))
+    );
+}
+
+#[test]
+fn a_service_down_at_its_first_check_is_an_incident() {
+    let (_dir, mut h) = fresh();
+    let at = t("2026-11-24T10:00:00Z");
+    check(&mut h, "db", Status::Down, at);
+    check(&mut h, "web", Status::Up, at);
+    check(&mut h, "slow", Status::Degraded, at);
+    let mut s = [service("db", Status::Down, None, at)];
+    let incidents = h.observe(&mut s, at + Duration::seconds(30));
+    assert_eq!(incidents.len(), 2, "{incidents:?}");
+    let db = incidents.iter().find(|i| i.service == "db").unwrap();
+    assert_eq!(
+        (db.from, db.to, db.end),
+        (Status::Unknown, Status::Down, None)
+    );
+    assert_eq!(db.error.as_deref(), Some("connection refused"));
+    assert_eq!(db.duration_seconds, 30);
+    assert!(h.save_due());
+}
+
+/// The page shows times cut to the second; the duration is the difference of those, so one
+/// outage has one length wherever it is read.
+#[test]
+fn a_duration_is_the_difference_of_the_times_shown() {
+    let (_dir, mut h) = fresh();
+    let at = t("2026-11-24T10:00:00.900Z");
+    check(&mut h, "web", Status::Up, at - Duration::seconds(5));
+    check(&mut h, "web", Status::Down, at);
+    let back = t("2026-11-24T10:00:20.100Z");
+    let mut s = [service("web", Status::Up, Some(1.0), back)];
+    let incidents = h.observe(&mut s, t("2026-11-24T10:00:30.050Z"));
+    let down = &incidents[1];
+    assert_eq!(
+        crate::snapshot::format_time(&down.at),
+        "2026-11-24T10:00:00Z"
+    );
+    assert_eq!(
+        crate::snapshot::format_time(&down.end.unwrap()),
+        "2026-11-24T10:00:20Z"
+    );
+    assert_eq!(down.duration_seconds, 20);
+    assert_eq!(
+        incidents[0].duration_seconds, 10,
+        "20.1 to 30.05 shows as :20 to :30"
+    );
 }

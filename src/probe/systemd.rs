@@ -2,12 +2,22 @@
 //!
 //! Where systemctl is absent (a container, another init system) the status is `unknown` with
 //! that reason: we cannot tell, and saying `down` would be a lie.
+//!
+//! What systemctl prints when it cannot answer ("System has not been booted with systemd as init
+//! system (PID 1). Can't operate. Failed to connect to bus: Host is down") is for the operator,
+//! not the public page: the page and `status.json` get a short reason ("systemd is not running
+//! on this host"), and the full text goes to the log, once per unit until it changes.
 
 use super::Outcome;
 use crate::snapshot::Status;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
+use std::sync::Mutex;
 use tokio::process::Command;
+
+/// What was last logged per unit, so a message that repeats every cycle is logged once.
+static LOGGED: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
 pub async fn check(unit: &str) -> Outcome {
     let output = Command::new("systemctl")
@@ -35,7 +45,9 @@ pub async fn check(unit: &str) -> Outcome {
         }
     };
     let state = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let (status, error) = classify(&state, &String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (status, error) = classify(&state, &stderr);
+    log_once(unit, status, &state, &stderr);
     let mut outcome = Outcome::new(status, None, error);
     if !state.is_empty() {
         outcome.details.insert("state".into(), Value::String(state));
@@ -43,8 +55,29 @@ pub async fn check(unit: &str) -> Outcome {
     outcome
 }
 
+/// Logs what systemctl said when it could not answer, the first time and whenever it changes.
+fn log_once(unit: &str, status: Status, state: &str, stderr: &str) {
+    let said = [state.trim(), stderr.trim()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let mut logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner());
+    if status != Status::Unknown || said.is_empty() {
+        logged.remove(unit);
+        return;
+    }
+    if logged.get(unit) != Some(&said) {
+        tracing::warn!(
+            "systemd {unit}: systemctl is-active said: {}",
+            crate::redact::text(&said.replace('\n', " "))
+        );
+        logged.insert(unit.to_string(), said);
+    }
+}
+
 /// `systemctl is-active` prints one word; anything else (no systemd running, no D-Bus) is
-/// `unknown` with what systemctl said.
+/// `unknown` with a short reason for the public (the full text is logged by [`check`]).
 pub fn classify(state: &str, stderr: &str) -> (Status, Option<String>) {
     match state {
         "active" => (Status::Up, None),
@@ -55,17 +88,24 @@ pub fn classify(state: &str, stderr: &str) -> (Status, Option<String>) {
             (Status::Down, Some(format!("unit is {state}")))
         }
         _ => {
-            let said = [state.trim(), stderr.trim()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(": ");
-            let said = if said.is_empty() {
-                "no answer".to_string()
+            let said = format!("{state}\n{stderr}").to_ascii_lowercase();
+            let reason = if [
+                "not been booted with systemd",
+                "failed to connect to bus",
+                "no such file or directory",
+            ]
+            .iter()
+            .any(|m| said.contains(m))
+            {
+                "systemd is not running on this host"
+            } else if said.contains("access denied") || said.contains("permission denied") {
+                "not allowed to ask systemd about this unit"
+            } else if said.trim().is_empty() {
+                "systemctl gave no answer"
             } else {
-                said
+                "systemctl gave no usable answer (the log has its words)"
             };
-            (Status::Unknown, Some(format!("systemctl: {said}")))
+            (Status::Unknown, Some(reason.into()))
         }
     }
 }
@@ -82,9 +122,25 @@ mod tests {
         assert_eq!(classify("activating", "").0, Status::Degraded);
         let (s, e) = classify(
             "",
-            "System has not been booted with systemd as init system (PID 1). Can't operate.\n",
+            "System has not been booted with systemd as init system (PID 1). Can't operate.\n\
+             Failed to connect to bus: Host is down\n",
         );
         assert_eq!(s, Status::Unknown);
-        assert!(e.unwrap().contains("not been booted with systemd"));
+        assert_eq!(e.unwrap(), "systemd is not running on this host");
+        assert_eq!(
+            classify("", "Failed to connect to bus: No such file or directory")
+                .1
+                .unwrap(),
+            "systemd is not running on this host"
+        );
+        assert_eq!(
+            classify("", "Access denied as requested by policy")
+                .1
+                .unwrap(),
+            "not allowed to ask systemd about this unit"
+        );
+        let (_, odd) = classify("", "Unit name /etc/evil?token=abc is not valid.");
+        assert!(!odd.unwrap().contains("token"), "nothing raw is public");
+        assert_eq!(classify("", "").1.unwrap(), "systemctl gave no answer");
     }
 }

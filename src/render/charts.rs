@@ -15,7 +15,7 @@
 //! and the strip's bars for a perfect day and a day without data made once a day, since they
 //! are the same for every service and every cycle of that day.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -139,9 +139,34 @@ fn array<'a>(value: &'a Value, filter: &str) -> tera::Result<&'a Vec<Value>> {
     })
 }
 
+/// An optional time argument ("2026-11-24T10:00:00Z"); `null` or absent is `None`.
+fn time_arg(args: &HashMap<String, Value>, name: &str) -> Option<DateTime<Utc>> {
+    args.get(name)
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// "29 Nov" (or "29 Nov 2025" in another year than `now`), or the time of day "01:05 UTC" when
+/// `since` is less than a day before `now`: when a partial window began, for people.
+fn since_words(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    use chrono::Datelike;
+    if now - since < chrono::Duration::hours(24) {
+        since.format("%H:%M UTC").to_string()
+    } else if since.year() == now.year() {
+        since.format("%-d %b").to_string()
+    } else {
+        since.format("%-d %b %Y").to_string()
+    }
+}
+
 /// `{{ s.days | day_strip(today=generated_at) }}`: one bar per day, oldest first and `today` (the
 /// UTC date of that time) last, each with a title ("2026-11-24: 99.95% available"), the whole
 /// strip labelled with a summary for screen readers. An empty list says "No history yet".
+///
+/// With `since=s.observed_since`, days before the service's first check say "no data" (grey
+/// and short, unlike a bad day's tall red bar) and the summary says since when it is watched;
+/// a watched day with nothing counted (maintenance or `unknown` all day) says so instead.
 #[derive(Default)]
 pub struct DayStrip {
     /// The bars every strip of the same days shares.
@@ -208,6 +233,7 @@ impl tera::Filter for DayStrip {
         }
         let n = days.len();
         let first = today - chrono::Days::new(n as u64 - 1);
+        let since = time_arg(args, "since").map(|t| t.date_naive());
         // The summary first (no formatting, cheap), so the markup is written in one pass.
         let mut counted = 0;
         let mut good = 0;
@@ -230,6 +256,11 @@ impl tera::Filter for DayStrip {
         out.str("<div class=\"days\" role=\"img\" aria-label=\"Availability per day, last ");
         out.number(n as u32);
         out.str(" days: ");
+        if let Some(since) = since.filter(|&d| d > first) {
+            out.str("watched since ");
+            out.date(since);
+            out.str(", ");
+        }
         match worst {
             None => out.str("no data yet"),
             Some((i, w)) => {
@@ -252,10 +283,16 @@ impl tera::Filter for DayStrip {
             slot => slot.insert(CommonBars::new(first, n)),
         };
         for (i, day) in days.iter().enumerate() {
+            let date = first + chrono::Days::new(i as u64);
             match day.as_f64() {
                 Some(r) if r >= 1.0 => out.str(&common.perfect[i]),
+                None if since.is_some_and(|s| date >= s) => {
+                    out.str("<i class=\"none\" title=\"");
+                    out.date(date);
+                    out.str(": nothing counted (maintenance or unknown)\"></i>");
+                }
                 None => out.str(&common.no_data[i]),
-                ratio => bar(&mut out, first + chrono::Days::new(i as u64), ratio),
+                ratio => bar(&mut out, date, ratio),
             }
         }
         out.str("</div><div class=\"scale\" aria-hidden=\"true\"><span>");
@@ -269,27 +306,80 @@ impl tera::Filter for DayStrip {
     }
 }
 
-/// `{{ s.uptime | uptimes }}`: the availability over 24 h, 7, 30, 90 and 365 days as a list,
-/// rounded down ("99.95%"), "–" where the window holds no counted check.
-pub fn uptimes(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+/// `{{ s.uptime | uptimes(coverage=s.uptime_coverage, since=s.observed_since, now=generated_at) }}`:
+/// the availability over 24 h, 7, 30, 90 and 365 days as a list, rounded down ("99.95%"), "–"
+/// where the window holds no counted check.
+///
+/// A window watched only in part (coverage below 1) cannot claim its span: those windows hold
+/// the same checks (all of them since the first), so they are one entry, "since 29 Nov" (or
+/// "since 01:05 UTC" within the first day), whose title names the windows it stands for. Before
+/// the first check the list says so. Without `coverage` every window counts as whole (custom
+/// templates written before it existed).
+pub fn uptimes(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     let windows = value.as_object().ok_or_else(|| {
         tera::Error::msg(format!(
             "filter `uptimes` needs a service's uptime, got {value}"
         ))
     })?;
+    let coverage = args.get("coverage").and_then(Value::as_object);
+    let since = time_arg(args, "since");
+    let now = time_arg(args, "now").unwrap_or_else(Utc::now);
     let mut out = Bytes::with_capacity(400);
-    out.str("<div class=\"uptime\"><span class=\"muted\">Availability</span><dl>");
-    for (key, label) in [
-        ("24h", "24 h"),
-        ("7d", "7 days"),
-        ("30d", "30 days"),
-        ("90d", "90 days"),
-        ("365d", "365 days"),
+    out.str("<div class=\"uptime\"><span class=\"muted\">Availability</span>");
+    if coverage.is_some() && since.is_none() {
+        out.str(" <span>not checked yet</span></div>");
+        return Ok(Value::String(out.into_string()));
+    }
+    out.str("<dl>");
+    let mut partial: Vec<&str> = Vec::new();
+    let mut partial_ratio = None;
+    for (key, label, short) in [
+        ("24h", "24 h", "24 hours"),
+        ("7d", "7 days", "7"),
+        ("30d", "30 days", "30"),
+        ("90d", "90 days", "90"),
+        ("365d", "365 days", "365"),
     ] {
+        let ratio = windows.get(key).and_then(Value::as_f64);
+        let whole = coverage
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_f64)
+            .is_none_or(|c| c >= 1.0);
+        if !whole {
+            // The shortest partial window: the others hold the same checks.
+            if partial.is_empty() {
+                partial_ratio = ratio;
+            }
+            partial.push(short);
+            continue;
+        }
         out.str("<div><dt>");
         out.str(label);
         out.str("</dt><dd>");
-        match windows.get(key).and_then(Value::as_f64) {
+        match ratio {
+            Some(r) => out.percent(r),
+            None => out.str("–"),
+        }
+        out.str("</dd></div>");
+    }
+    if let (Some(since), Some(last)) = (since, partial.last()) {
+        // "7, 30, 90 and 365 days are not watched in full yet", or "24 hours, 7, … days".
+        let mut names = partial[..partial.len() - 1].join(", ");
+        if !names.is_empty() {
+            names.push_str(" and ");
+        }
+        names.push_str(last);
+        if *last != "24 hours" {
+            names.push_str(" days");
+        }
+        out.str("<div class=\"partial\" title=\"");
+        out.str(&names);
+        out.str(" are not watched in full yet: this figure covers every check since ");
+        out.str(&since.format("%Y-%m-%d %H:%M UTC").to_string());
+        out.str("\"><dt>since ");
+        out.str(&since_words(since, now));
+        out.str("</dt><dd>");
+        match partial_ratio {
             Some(r) => out.percent(r),
             None => out.str("–"),
         }
@@ -308,13 +398,46 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// `{{ s.latency_24h | sparkline }}`: the latency points as one SVG path, oldest left, with a gap
-/// where no check answered, and a `<title>` giving the range in words. An empty or all-null list
-/// says "no latency data".
-pub fn sparkline(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+/// `{{ s.latency_24h | sparkline(since=s.observed_since, now=generated_at) }}`: the latency
+/// points as one SVG path, oldest left, with a gap where no check answered, a `<title>` giving
+/// the range in words, and the scale under it. An empty or all-null list says "no latency
+/// data".
+///
+/// With `since` and `now`, the quarter hours before the first check are not drawn (the line
+/// spans only the watched ones, so a new service has no blank area) and are not "no answer";
+/// until two watched quarter hours hold an answer, it says "collecting data".
+pub fn sparkline(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     const HEIGHT: f64 = 20.0; // the viewBox's height, written out below
     const PAD: f64 = 1.5;
-    let points = array(value, "sparkline")?;
+    const SLOT: i64 = 86_400 / crate::snapshot::LATENCY_SLOTS as i64;
+    let all = array(value, "sparkline")?;
+    let (since, now) = (time_arg(args, "since"), time_arg(args, "now"));
+    // The first watched point: the slot of the first check, counted back from now's slot.
+    let skip = match (since, now) {
+        (None, Some(_)) => all.len(),
+        (Some(since), Some(now)) => {
+            let first = now.timestamp().div_euclid(SLOT) - (all.len() as i64 - 1);
+            usize::try_from(since.timestamp().div_euclid(SLOT) - first)
+                .unwrap_or(0)
+                .min(all.len())
+        }
+        _ => 0,
+    };
+    let points = &all[skip..];
+    let answered = points.iter().filter(|v| v.is_number()).count();
+    if answered < 2 && points.len() <= 2 && now.is_some() {
+        return Ok(Value::String(
+            "<p class=\"spark-empty\">Latency: collecting data</p>".into(),
+        ));
+    }
+    let scale_markup = match since.filter(|_| skip > 0) {
+        Some(since) => format!(
+            "<div class=\"scale\" aria-hidden=\"true\"><span>latency since {}</span></div>",
+            since.format("%H:%M UTC")
+        ),
+        None => "<div class=\"scale\" aria-hidden=\"true\"><span>latency, 24&nbsp;h</span></div>"
+            .to_string(),
+    };
     let (min, max, missing) = points.iter().fold(
         (f64::INFINITY, f64::NEG_INFINITY, 0),
         |(lo, hi, gaps), v| match v.as_f64() {
@@ -324,10 +447,13 @@ pub fn sparkline(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Valu
     );
     if min > max {
         return Ok(Value::String(
-            "<span class=\"spark-empty\">no latency data</span>".into(),
+            "<p class=\"spark-empty\">Latency: no data</p>".into(),
         ));
     }
-    let mut title = format!("latency over 24 h: {}", ms(min));
+    let mut title = match since.filter(|_| skip > 0) {
+        Some(since) => format!("latency since {}: {}", since.format("%H:%M UTC"), ms(min)),
+        None => format!("latency over 24 h: {}", ms(min)),
+    };
     if max > min {
         let _ = write!(title, "–{}", ms(max));
     }
@@ -382,6 +508,7 @@ pub fn sparkline(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Valu
         out.str("h0");
     }
     out.str("\"/></svg>");
+    out.str(&scale_markup);
     Ok(Value::String(out.into_string()))
 }
 
@@ -503,8 +630,134 @@ mod tests {
         assert!(flat.contains("d=\"M0 10.0L1 10.0\""), "{flat}");
         assert!(flat.contains("latency over 24 h: 12 ms<"));
         for empty in [json!([]), json!([null, null])] {
-            assert!(text(sparkline(&empty, &HashMap::new())).contains("no latency data"));
+            assert!(text(sparkline(&empty, &HashMap::new())).contains("Latency: no data"));
         }
         assert!(sparkline(&json!({}), &HashMap::new()).is_err());
+    }
+
+    fn args(pairs: &[(&str, Value)]) -> HashMap<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    /// A service first checked five minutes ago: 95 quarter hours were not watched, so they are
+    /// neither drawn nor "no answer"; one answer is not a line yet.
+    #[test]
+    fn a_new_service_is_collecting_data_not_missing_answers() {
+        let mut points = vec![Value::Null; 96];
+        points[95] = json!(3.2);
+        let a = args(&[
+            ("since", json!("2026-11-24T09:55:00Z")),
+            ("now", json!("2026-11-24T10:00:00Z")),
+        ]);
+        let html = text(sparkline(&json!(points), &a));
+        assert_eq!(
+            html,
+            "<p class=\"spark-empty\">Latency: collecting data</p>"
+        );
+        // Not checked at all yet.
+        let none = args(&[
+            ("since", Value::Null),
+            ("now", json!("2026-11-24T10:00:00Z")),
+        ]);
+        assert!(text(sparkline(&json!(vec![Value::Null; 96]), &none)).contains("collecting data"));
+
+        // Two hours on: only the watched quarter hours, from the left edge, and the words say
+        // since when; the one without an answer is the only "no answer".
+        let mut points = vec![Value::Null; 96];
+        for (i, slot) in points.iter_mut().enumerate().skip(87) {
+            *slot = json!(2.0 + (i % 3) as f64);
+        }
+        points[90] = Value::Null;
+        let a = args(&[
+            ("since", json!("2026-11-24T08:05:00Z")),
+            ("now", json!("2026-11-24T10:00:00Z")),
+        ]);
+        let html = text(sparkline(&json!(points), &a));
+        assert!(html.contains("viewBox=\"0 0 8 20\""), "{html}");
+        assert!(
+            html.contains("d=\"M0 "),
+            "the line starts at the left edge: {html}"
+        );
+        assert!(html.contains(
+            "<title>latency since 08:05 UTC: 2.0–4.0 ms, no answer in 1 of 9 quarter hours</title>"
+        ));
+        assert!(
+            html.ends_with("<span>latency since 08:05 UTC</span></div>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn partial_windows_are_one_entry_that_says_since_when() {
+        let uptime = json!({"24h": 1.0, "7d": 1.0, "30d": 1.0, "90d": 1.0, "365d": 1.0});
+        let a = args(&[
+            (
+                "coverage",
+                json!({"24h": 0.0034, "7d": 0.0005, "30d": 0.0001, "90d": 0.0, "365d": 0.0}),
+            ),
+            ("since", json!("2026-11-29T23:55:00Z")),
+            ("now", json!("2026-11-30T00:00:00Z")),
+        ]);
+        let html = text(uptimes(&uptime, &a));
+        assert_eq!(
+            html,
+            "<div class=\"uptime\"><span class=\"muted\">Availability</span><dl>\
+             <div class=\"partial\" title=\"24 hours, 7, 30, 90 and 365 days are not watched in \
+             full yet: this figure covers every check since 2026-11-29 23:55 UTC\"><dt>since \
+             23:55 UTC</dt><dd>100%</dd></div></dl></div>"
+        );
+        // Three days on: 24 h is whole, the rest are one "since" entry with a date.
+        let a = args(&[
+            (
+                "coverage",
+                json!({"24h": 1.0, "7d": 0.5, "30d": 0.1, "90d": 0.03, "365d": 0.008}),
+            ),
+            ("since", json!("2026-11-27T10:00:00Z")),
+            ("now", json!("2026-11-30T10:00:00Z")),
+        ]);
+        let html = text(uptimes(
+            &json!({"24h": 0.99, "7d": 0.995, "30d": 0.995}),
+            &a,
+        ));
+        assert!(
+            html.contains("<div><dt>24 h</dt><dd>99%</dd></div>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("title=\"7, 30, 90 and 365 days are not watched"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<dt>since 27 Nov</dt><dd>99.5%</dd>"),
+            "{html}"
+        );
+        assert!(!html.contains("7 days"));
+        // Before the first check.
+        let a = args(&[("coverage", json!({})), ("since", Value::Null)]);
+        assert!(text(uptimes(&json!({}), &a)).contains("not checked yet"));
+    }
+
+    #[test]
+    fn days_before_the_first_check_are_no_data_and_later_empty_days_say_why() {
+        let mut days = vec![Value::Null; 90];
+        days[89] = json!(1.0);
+        days[87] = json!(0.5);
+        let a = HashMap::from([
+            ("today".to_string(), json!("2026-11-24T10:00:00Z")),
+            ("since".to_string(), json!("2026-11-22T10:00:00Z")),
+        ]);
+        let html = text(DayStrip::default().filter(&json!(days), &a));
+        assert!(html.contains("<i class=\"none\" title=\"2026-11-21: no data\">"));
+        assert!(html.contains("<i class=\"major\" title=\"2026-11-22: 50% available\">"));
+        assert!(html.contains(
+            "<i class=\"none\" title=\"2026-11-23: nothing counted (maintenance or unknown)\">"
+        ));
+        assert!(
+            html.contains("last 90 days: watched since 2026-11-22, 2 with data"),
+            "{html}"
+        );
     }
 }

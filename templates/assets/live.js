@@ -53,13 +53,16 @@
   }
 
   function swap(html) {
-    var doc = new DOMParser().parseFromString(html, "text/html");
+    var doc = new DOMParser().parseFromString(html, "text/html"), open = {};
+    // A service's details the reader opened stay open across the swap.
+    [].forEach.call(document.querySelectorAll("details[open][id]"), function (d) { open[d.id] = 1; });
     [].forEach.call(doc.querySelectorAll("[data-live][id]"), function (n) {
       var old = $(n.id);
       if (!old || markup[n.id] === n.outerHTML) return;
       markup[n.id] = n.outerHTML;
       old.replaceWith(document.importNode(n, true));
     });
+    for (var id in open) if ($(id)) $(id).open = true;
     shown = Date.parse(doc.documentElement.getAttribute("data-generated-at")) || shown;
     document.title = doc.title || document.title;
   }

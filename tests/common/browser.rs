@@ -390,6 +390,21 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot emulate {scheme} mode: {e}"));
     }
 
+    /// Makes the viewport a phone's: `width` CSS pixels wide (390 is an iPhone 12–15's),
+    /// `height` tall, as a mobile device (the page's `viewport` meta applies). The height can
+    /// be more than a phone's, so one screenshot shows more of the page.
+    pub async fn phone(&self, width: u32, height: u32) {
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setDeviceMetricsOverride",
+                params: json!({
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": true,
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("cannot emulate a {width} px phone: {e}"));
+    }
+
     /// Saves a screenshot of the viewport as `target/test-artifacts/NAME.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();

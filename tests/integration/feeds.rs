@@ -82,6 +82,7 @@ fn site_info(public_url: &str) -> SiteInfo {
         public_url: public_url.into(),
         version: env!("CARGO_PKG_VERSION"),
         terminal_statuses: Vec::new(),
+        tasks_missing: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ mod config_check;
 mod daemon;
 mod deploy;
 mod feeds;
+mod first_hour;
 mod history;
 mod hook;
 mod package;
