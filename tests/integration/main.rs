@@ -15,4 +15,5 @@ mod pages;
 mod preview;
 mod probes;
 mod reload;
+mod restarts;
 mod tasks;
