@@ -189,9 +189,8 @@ fn new_ticker(interval: std::time::Duration) -> tokio::time::Interval {
 /// Reads the config file again. Settings the running process cannot change (where it listens,
 /// what it serves, where it writes) keep their old values, with a warning to restart.
 fn reload_config(old: &Config) -> Result<Arc<Config>, String> {
-    let mut new =
-        Config::load(old.file.as_deref(), &crate::config::process_env())
-            .map_err(|e| format!("config: {e}"))?;
+    let mut new = Config::load(old.file.as_deref(), &crate::config::process_env())
+        .map_err(|e| format!("config: {e}"))?;
     let warn_restart = |key: &str, changed: bool| {
         if changed {
             tracing::warn!("config: {key} changed; restart cortex-status to apply it");

@@ -693,7 +693,11 @@ fn mend_series<T, K: Ord + Copy>(
             cleared += 1;
         }
     }
-    if !series.iter().zip(series.iter().skip(1)).all(|(a, b)| key(a) < key(b)) {
+    if !series
+        .iter()
+        .zip(series.iter().skip(1))
+        .all(|(a, b)| key(a) < key(b))
+    {
         let mut sorted: Vec<T> = std::mem::take(series).into();
         sorted.sort_by_key(&key);
         for item in sorted {
@@ -799,7 +803,10 @@ impl ClockWatch {
             } else {
                 "forward"
             };
-            history.clock_stepped(format!("the clock stepped {way} by {}", describe(step)), now);
+            history.clock_stepped(
+                format!("the clock stepped {way} by {}", describe(step)),
+                now,
+            );
         }
     }
 }

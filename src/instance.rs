@@ -51,7 +51,10 @@ pub enum LockError {
         lock: PathBuf,
     },
     #[error("cannot lock state_dir {}: {problem:#}", dir.display())]
-    Io { dir: PathBuf, problem: anyhow::Error },
+    Io {
+        dir: PathBuf,
+        problem: anyhow::Error,
+    },
 }
 
 /// Creates `state_dir` if needed and takes the lock, without waiting: a second instance fails
@@ -79,7 +82,9 @@ pub fn lock(state_dir: &Path) -> Result<Lock, LockError> {
         Err(rustix::io::Errno::WOULDBLOCK) => {
             let mut text = String::new();
             // The holder may be between truncating and writing: then the pid is unknown.
-            let _ = std::io::Read::by_ref(&mut file).take(32).read_to_string(&mut text);
+            let _ = std::io::Read::by_ref(&mut file)
+                .take(32)
+                .read_to_string(&mut text);
             return Err(LockError::Held {
                 pid: text.trim().parse().ok(),
                 dir: state_dir.to_path_buf(),

@@ -221,8 +221,7 @@ mod tests {
         // Poll `next` in slices shorter than the debounce, as a 100 ms ticker would.
         let mut got = None;
         for _ in 0..100 {
-            if let Ok(change) =
-                tokio::time::timeout(Duration::from_millis(50), watch.next()).await
+            if let Ok(change) = tokio::time::timeout(Duration::from_millis(50), watch.next()).await
             {
                 got = Some(change);
                 break;

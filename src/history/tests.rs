@@ -357,16 +357,25 @@ fn the_clock_watch_tells_a_step_from_time_passing() {
     let mono = std::time::Duration::from_secs(1000);
     assert_eq!(w.step_at(at, mono), None);
     // A minute on both clocks: no step.
-    let (at, mono) = (at + Duration::minutes(1), mono + std::time::Duration::from_secs(60));
+    let (at, mono) = (
+        at + Duration::minutes(1),
+        mono + std::time::Duration::from_secs(60),
+    );
     assert_eq!(w.step_at(at, mono), None);
     // A second on the monotonic clock, an hour back on the wall: a step back.
-    let (back, mono) = (at - Duration::hours(1), mono + std::time::Duration::from_secs(1));
+    let (back, mono) = (
+        at - Duration::hours(1),
+        mono + std::time::Duration::from_secs(1),
+    );
     assert_eq!(
         w.step_at(back, mono),
         Some(-Duration::hours(1) - Duration::seconds(1))
     );
     // A day forward.
-    let (fwd, mono) = (back + Duration::days(1), mono + std::time::Duration::from_secs(1));
+    let (fwd, mono) = (
+        back + Duration::days(1),
+        mono + std::time::Duration::from_secs(1),
+    );
     assert_eq!(
         w.step_at(fwd, mono),
         Some(Duration::days(1) - Duration::seconds(1))
@@ -428,15 +437,34 @@ fn a_file_past_the_bounds_is_trimmed_when_read() {
     let mut h = History::load(dir.path(), at);
     let web = h.service("web").unwrap();
     assert_eq!(web.days.len(), KEEP_DAYS);
-    assert!(web.days.iter().zip(web.days.iter().skip(1)).all(|(a, b)| a.date < b.date));
+    assert!(
+        web.days
+            .iter()
+            .zip(web.days.iter().skip(1))
+            .all(|(a, b)| a.date < b.date)
+    );
     let last = web.days.back().unwrap();
-    assert_eq!((last.date, last.counts.up, last.counts.down), (day0 + Duration::days(999), 1, 1));
+    assert_eq!(
+        (last.date, last.counts.up, last.counts.down),
+        (day0 + Duration::days(999), 1, 1)
+    );
     assert_eq!(web.fine.len(), FINE_BUCKETS);
-    assert!(web.fine.iter().all(|b| b.counts.lat_n == 0 && b.counts.lat_min == 0.0));
+    assert!(
+        web.fine
+            .iter()
+            .all(|b| b.counts.lat_n == 0 && b.counts.lat_min == 0.0)
+    );
     assert_eq!(h.incidents.len(), KEEP_INCIDENTS);
-    assert!(h.incidents.iter().all(|i| i.error.as_ref().unwrap().chars().count() == ERROR_CHARS + 1));
+    assert!(
+        h.incidents
+            .iter()
+            .all(|i| i.error.as_ref().unwrap().chars().count() == ERROR_CHARS + 1)
+    );
     let errors = h.errors(at);
-    assert!(errors[0].contains("601 day records") && errors[0].contains("2000 incidents"), "{errors:?}");
+    assert!(
+        errors[0].contains("601 day records") && errors[0].contains("2000 incidents"),
+        "{errors:?}"
+    );
     // Saved at once (the mend is urgent), within the bound.
     assert!(h.save_due());
     h.save().unwrap();

@@ -107,13 +107,18 @@ fn sighup_reloads_the_config_now() {
     wait_until("the title after SIGHUP", Duration::from_secs(10), || {
         page(&site).contains("After HUP")
     });
-    assert!(daemon.child.try_wait().unwrap().is_none(), "SIGHUP ended it");
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "SIGHUP ended it"
+    );
     // And again: a reload is not a one-off.
     std::fs::write(&real, text.replace("Before HUP", "Third HUP")).unwrap();
     kill(&daemon, "HUP");
-    wait_until("the title after a second SIGHUP", Duration::from_secs(10), || {
-        page(&site).contains("Third HUP")
-    });
+    wait_until(
+        "the title after a second SIGHUP",
+        Duration::from_secs(10),
+        || page(&site).contains("Third HUP"),
+    );
     assert!(daemon.terminate().success());
 }
 
@@ -173,10 +178,7 @@ fn sigterm_during_a_five_minute_probe_exits_at_once_and_saves() {
     assert!(status.success(), "{status}\n{}", daemon.log());
     assert!(last_line(&daemon).ends_with("stopped"), "{}", daemon.log());
     let history = saved(&site);
-    assert_eq!(
-        history["services"]["web"]["days"][0]["up"], 1,
-        "{history}"
-    );
+    assert_eq!(history["services"]["web"]["days"][0]["up"], 1, "{history}");
     let s = site.status_json();
     assert_eq!(s["services"][0]["status"], "unknown");
     assert_eq!(s["services"][1]["status"], "up");
@@ -374,9 +376,11 @@ fn ten_config_edits_at_a_100ms_interval_are_all_applied() {
         // Written beside and renamed over, as editors save.
         std::fs::write(site.path("new.toml"), edited).unwrap();
         std::fs::rename(site.path("new.toml"), site.config()).unwrap();
-        wait_until(&format!("edit {i} applied"), Duration::from_secs(10), || {
-            page(&site).contains(&format!("Edit n{i}x"))
-        });
+        wait_until(
+            &format!("edit {i} applied"),
+            Duration::from_secs(10),
+            || page(&site).contains(&format!("Edit n{i}x")),
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
     let reloads = daemon.log().matches("config reloaded").count();
@@ -418,7 +422,9 @@ fn without_serve_public_the_start_line_claims_only_the_api() {
     let line = daemon.wait_for_log("serving http://", Duration::from_secs(10));
     let addr = daemon.addr();
     assert!(
-        line.contains(&format!("serving http://{addr}/api/ only (serve_public = false)")),
+        line.contains(&format!(
+            "serving http://{addr}/api/ only (serve_public = false)"
+        )),
         "{line}"
     );
     daemon.wait_for_cycles(1, Duration::from_secs(20));
