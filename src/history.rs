@@ -22,8 +22,8 @@
 //!
 //! **Clocks.** A check's time is the wall clock's, which can step. A step back leaves the
 //! recorded past dated in the future: a check older than the last one recorded is still
-//! counted (only the very same result is skipped), and day records and buckets dated after it
-//! are dropped, so the order holds and no window counts days that have not happened. A step
+//! counted (only the very same result is skipped), and day records, buckets and incidents
+//! dated after it are dropped, so the order holds and no window counts days that have not happened. A step
 //! forward leaves a gap that stays a gap: nothing is counted for it. Steps are found by
 //! [`ClockWatch`] while running and at load (a `last_checked` ahead of now), logged, and shown
 //! in `errors` for [`CLOCK_NOTICE_FOR`].
@@ -424,6 +424,9 @@ impl History {
             let (day, start) = (at.date_naive(), bucket_start(at));
             h.days.retain(|d| d.date <= day);
             h.fine.retain(|b| b.start <= start);
+            let dropped = self.incidents.len();
+            self.incidents.retain(|i| i.service != s.slug || i.at <= at);
+            self.dirty |= dropped != self.incidents.len();
         }
         h.last_checked = Some(at);
         self.dirty = true;

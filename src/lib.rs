@@ -74,7 +74,7 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     // Both `run` and `build` write the history: one process per state_dir. Another instance is
     // a refusal; a state_dir we cannot lock at all (read-only) is not, since the history then
     // lives in memory and its save errors are on the page already.
-    let _lock = match instance::lock(&config.state_dir) {
+    let lock = match instance::lock(&config.state_dir) {
         Ok(lock) => Some(lock),
         Err(held @ instance::LockError::Held { .. }) => return Err(held.into()),
         Err(e) => {
@@ -82,7 +82,10 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
             None
         }
     };
-    instance::remove_leftovers(&config.out_dir, &config.state_dir);
+    // Without the lock, a temporary file might be another live instance's: leave them.
+    if lock.is_some() {
+        instance::remove_leftovers(&config.out_dir, &config.state_dir);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // Host sampling, publishing and DNS run here; a few threads are plenty, and each one
@@ -108,6 +111,7 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     // Tasks still running (probes in flight) are dropped; a blocking call that does not return
     // (a DNS lookup) is not waited for beyond this.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    drop(lock);
     result
 }
 

@@ -311,7 +311,9 @@ fn the_file_stays_within_its_bound_after_a_simulated_year() {
 fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
     let (_dir, mut h) = fresh();
     let ahead = t("2027-11-24T12:00:00Z");
+    check(&mut h, "web", Status::Up, ahead - Duration::minutes(1));
     check(&mut h, "web", Status::Down, ahead);
+    assert_eq!(h.incidents.len(), 1);
     let now = t("2026-11-24T12:00:00Z");
     let s = check(&mut h, "web", Status::Up, now);
     let web = h.service("web").unwrap();
@@ -322,6 +324,11 @@ fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
     assert_eq!(web.fine.len(), 1);
     assert_eq!(s.uptime.day, Some(1.0), "the future's down check is gone");
     assert_eq!(s.uptime.year, Some(1.0));
+    assert!(
+        h.incidents.iter().all(|i| i.at <= now),
+        "the future's incident is gone: {:?}",
+        h.incidents
+    );
     // And counting goes on from there.
     check(&mut h, "web", Status::Up, now + Duration::minutes(1));
     assert_eq!(h.service("web").unwrap().days[0].counts.up, 2);

@@ -269,7 +269,9 @@ fn a_last_checked_a_year_ahead_neither_freezes_counts_nor_goes_unsaid() {
         "last_status": "down",
         "last_checked": ahead.to_rfc3339(),
         "days": [{"date": ahead.date_naive().to_string(), "down": 50}],
-        "fine": [{"start": bucket, "down": 50}]}}, "incidents": []});
+        "fine": [{"start": bucket, "down": 50}]}},
+        "incidents": [{"service": "web", "from": "up", "to": "down", "at": ahead.to_rfc3339(),
+                       "error": "from the future", "duration_seconds": 0}]});
     std::fs::write(
         site.path("state/history.json"),
         serde_json::to_vec(&history).unwrap(),
@@ -299,6 +301,13 @@ fn a_last_checked_a_year_ahead_neither_freezes_counts_nor_goes_unsaid() {
             .any(|e| e.starts_with("clock:") && e.contains("behind the history")),
         "{:?}",
         site.errors()
+    );
+    assert!(
+        !site.status_json()["incidents"]
+            .to_string()
+            .contains("from the future"),
+        "{}",
+        site.status_json()["incidents"]
     );
     assert!(daemon.terminate().success());
     let days = saved(&site)["services"]["web"]["days"].clone();
