@@ -172,7 +172,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
     }
     tracing::info!("shutting down");
     forward.abort();
-    // Probes still in flight are dropped with the generator (and the runtime after it).
+    // Probes still in flight are tasks on the runtime; its shutdown (lib.rs) drops them.
     running.generator.flush();
     drop(running);
     server.stop();
