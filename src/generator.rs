@@ -164,6 +164,8 @@ pub struct Generator {
     history: Option<History>,
     /// The `on_publish` command, run after each publish; its failure goes into `errors`.
     hook: Option<Hook>,
+    /// Finds steps of the wall clock between cycles, for the history to report.
+    clock: crate::history::ClockWatch,
 }
 
 impl Generator {
@@ -187,17 +189,29 @@ impl Generator {
             logged_errors: Vec::new(),
             history: Some(load_history(&config)),
             hook: Hook::from_config(&config),
+            clock: Default::default(),
             config,
         }
     }
 
     /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
+    /// When `stop` resolves first (the daemon is shutting down), the probes are not waited for
+    /// either: the cycle publishes what it has, and the probes are dropped with the prober.
     ///
     /// The probes run on the async thread; then one blocking task samples the host, assembles
     /// the snapshot, renders and publishes it. One hand-off to the blocking pool per cycle, not
     /// one per step: each hand-off is two thread wake-ups, and the budget is 1 ms a cycle.
-    pub async fn cycle(&mut self, deadline: Instant) -> CycleReport {
-        self.prober.cycle(deadline).await;
+    pub async fn cycle(
+        &mut self,
+        deadline: Instant,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> CycleReport {
+        // Cancelling the wait is safe: a probe's slot stays marked in flight until its result
+        // comes through the prober's channel.
+        tokio::select! {
+            () = self.prober.cycle(deadline) => {}
+            () = stop => {}
+        }
         let now = Utc::now();
         let mut services = self.services(now);
         let maintenance = self.maintenance(now);
@@ -205,6 +219,7 @@ impl Generator {
             .history
             .take()
             .unwrap_or_else(|| load_history(&self.config));
+        self.clock.check(&mut history, now);
         let sampler = self.host.take();
         let site = self.site.clone();
         let template_problems = self.template_problems.clone();
@@ -451,15 +466,20 @@ impl Generator {
         if let Some(h) = self.history.as_mut()
             && h.is_dirty()
         {
-            // A failure has been logged by `save`; nothing more to do at shutdown.
-            let _ = h.save();
+            // No cycle comes after this one to log the failure from `errors`.
+            if let Err(message) = h.save() {
+                tracing::error!("{message}");
+            }
         }
     }
 }
 
-/// The history for this config's services, from `state_dir` (or fresh).
+/// The history for this config's services, from `state_dir` (or fresh). A file larger than
+/// such a history can be is not read (see `history::load_limit`).
 fn load_history(config: &Config) -> History {
-    let mut history = History::load(&config.state_dir, Utc::now());
+    let longest = config.services.iter().map(|s| s.slug.len()).max();
+    let limit = crate::history::load_limit(config.services.len(), longest.unwrap_or(0));
+    let mut history = History::load_within(&config.state_dir, Utc::now(), limit);
     history.retain(&config.services);
     history
 }

@@ -15,7 +15,18 @@
 //! scratch by the next cycle. It is saved when a status changes, at most [`SAVE_EVERY`] apart
 //! otherwise, and at shutdown: a crash loses at most that much. A file that cannot be read or
 //! parsed is moved aside (`history.json.corrupt-<time>`), logged, reported in `errors` for a
-//! day, and a fresh history starts.
+//! day, and a fresh history starts. So is a file larger than the bound for the configured
+//! services ([`load_limit`]), without reading it; a file within it is trimmed to the bounds
+//! above after parsing, and values no check could have written (negative or non-finite
+//! latencies, days and buckets out of order) are mended.
+//!
+//! **Clocks.** A check's time is the wall clock's, which can step. A step back leaves the
+//! recorded past dated in the future: a check older than the last one recorded is still
+//! counted (only the very same result is skipped), and day records, buckets and incidents
+//! dated after it are dropped, so the order holds and no window counts days that have not happened. A step
+//! forward leaves a gap that stays a gap: nothing is counted for it. Steps are found by
+//! [`ClockWatch`] while running and at load (a `last_checked` ahead of now), logged, and shown
+//! in `errors` for [`CLOCK_NOTICE_FOR`].
 
 use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -44,6 +55,11 @@ pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 pub const RECENT_INCIDENTS: usize = 50;
 /// How long a problem with the history file itself stays in `errors`.
 const NOTICE_FOR: Duration = Duration::hours(24);
+/// How long a clock step stays in `errors`.
+pub const CLOCK_NOTICE_FOR: Duration = Duration::hours(1);
+/// A difference between the wall clock and the monotonic one smaller than this is drift or
+/// scheduling, not a step worth a word.
+pub const CLOCK_STEP_MIN: Duration = Duration::seconds(10);
 
 /// What a set of checks found. Zero counts are left out of the file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -201,12 +217,21 @@ pub struct History {
     notice: Option<(String, DateTime<Utc>)>,
     /// A save that failed: shown in `errors` until a save succeeds.
     save_error: Option<String>,
+    /// A clock step, shown in `errors` until it expires (by the clock after the step).
+    clock_notice: Option<(String, DateTime<Utc>)>,
 }
 
 impl History {
-    /// Reads `state_dir/history.json`. A missing file is a fresh start; an unreadable or corrupt
-    /// one is moved aside (when possible) and reported, and a fresh history starts.
+    /// Reads `state_dir/history.json` whatever its size (tests; the daemon uses
+    /// [`History::load_within`]).
     pub fn load(state_dir: &Path, now: DateTime<Utc>) -> History {
+        History::load_within(state_dir, now, u64::MAX)
+    }
+
+    /// Reads `state_dir/history.json`. A missing file is a fresh start; an unreadable or corrupt
+    /// one, or one larger than `limit` bytes (not read then), is moved aside (when possible) and
+    /// reported, and a fresh history starts. What is read is trimmed to the bounds.
+    pub fn load_within(state_dir: &Path, now: DateTime<Utc>, limit: u64) -> History {
         let path = state_dir.join(FILE);
         let mut history = History {
             path,
@@ -217,32 +242,59 @@ impl History {
             last_save: None,
             notice: None,
             save_error: None,
+            clock_notice: None,
         };
-        let problem = match std::fs::read(&history.path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return history,
-            Err(e) => format!("cannot read it: {e}"),
+        let (problem, aside_as) = match read_within(&history.path, limit) {
+            Err(Unread::Missing) => return history,
+            Err(Unread::Io(e)) => (format!("cannot read it: {e}"), "corrupt"),
+            Err(Unread::TooBig(size)) => (
+                format!(
+                    "it is {size} bytes, more than the {limit} a history of the configured \
+                     services can take, so it was not read"
+                ),
+                "oversized",
+            ),
             Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
                 Ok(stored) if stored.version == VERSION => {
+                    drop(bytes);
                     history.services = stored.services;
                     history.incidents = stored.incidents;
+                    let mended = history.mend();
                     tracing::info!(
                         "history: {} services, {} incidents from {}",
                         history.services.len(),
                         history.incidents.len(),
                         history.path.display()
                     );
+                    if !mended.is_empty() {
+                        let message = format!(
+                            "history: {} held more than its bounds or values no check \
+                             writes; trimmed or mended: {}",
+                            history.path.display(),
+                            mended.join(", ")
+                        );
+                        // Logged once, by the generator, when it reaches `errors`.
+                        history.notice = Some((message, now));
+                        history.dirty = true;
+                        history.urgent = true;
+                    }
+                    history.clock_at_load(now);
                     return history;
                 }
-                Ok(stored) => format!(
-                    "it is format version {}, this build reads version {VERSION}",
-                    stored.version
+                Ok(stored) => (
+                    format!(
+                        "it is format version {}, this build reads version {VERSION}",
+                        stored.version
+                    ),
+                    "corrupt",
                 ),
-                Err(e) => format!("it is not a valid history file: {e}"),
+                Err(e) => (format!("it is not a valid history file: {e}"), "corrupt"),
             },
         };
-        let aside = history
-            .path
-            .with_file_name(format!("{FILE}.corrupt-{}", now.format("%Y%m%dT%H%M%SZ")));
+        let aside = history.path.with_file_name(format!(
+            "{FILE}.{aside_as}-{}",
+            now.format("%Y%m%dT%H%M%SZ")
+        ));
         let what = match std::fs::rename(&history.path, &aside) {
             Ok(()) => format!("moved aside to {}", aside.display()),
             Err(e) => format!("could not be moved aside ({e})"),
@@ -251,11 +303,79 @@ impl History {
             "history: {} {problem}; it was {what} and a fresh history started",
             history.path.display()
         );
-        tracing::error!("{message}");
+        // Logged once, by the generator, when it reaches `errors`.
         history.notice = Some((message, now));
         history.dirty = true;
         history.urgent = true;
         history
+    }
+
+    /// Brings a history read from disk within the bounds [`History::record`] keeps: the newest
+    /// [`KEEP_DAYS`] days and [`FINE_BUCKETS`] buckets in order, [`KEEP_INCIDENTS`] incidents
+    /// with errors of [`ERROR_CHARS`], latencies a check could have measured. Says what it did.
+    fn mend(&mut self) -> Vec<String> {
+        let (mut days, mut buckets, mut counts) = (0usize, 0usize, 0usize);
+        for h in self.services.values_mut() {
+            let (d, c1) = mend_series(&mut h.days, |d| d.date, |d| &mut d.counts, KEEP_DAYS);
+            let (b, c2) = mend_series(&mut h.fine, |b| b.start, |b| &mut b.counts, FINE_BUCKETS);
+            days += d;
+            buckets += b;
+            counts += c1 + c2;
+        }
+        let incidents = self.incidents.len().saturating_sub(KEEP_INCIDENTS);
+        self.incidents.truncate(KEEP_INCIDENTS);
+        let mut errors = 0;
+        for i in &mut self.incidents {
+            if let Some(e) = i.error.as_mut()
+                && e.chars().nth(ERROR_CHARS + 1).is_some()
+            {
+                *e = cut(e);
+                errors += 1;
+            }
+            // An incident's service is a slug; a slug is short.
+            if i.service.chars().nth(ERROR_CHARS + 1).is_some() {
+                i.service = cut(&i.service);
+                errors += 1;
+            }
+        }
+        [
+            (days, "day records"),
+            (buckets, "5-minute buckets"),
+            (counts, "latency figures"),
+            (incidents, "incidents"),
+            (errors, "incident texts"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+    }
+
+    /// A `last_checked` ahead of `now`: the clock was set back since it was recorded (or the
+    /// file came from a machine whose clock was ahead). Counting goes on; see the module's note.
+    fn clock_at_load(&mut self, now: DateTime<Utc>) {
+        let Some(latest) = self.services.values().filter_map(|h| h.last_checked).max() else {
+            return;
+        };
+        if latest - now > CLOCK_STEP_MIN {
+            self.clock_stepped(
+                format!(
+                    "the clock is {} behind the history: its last check is dated {}",
+                    describe(latest - now),
+                    latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                now,
+            );
+        }
+    }
+
+    /// Shows a clock step in `errors` for [`CLOCK_NOTICE_FOR`] (and so in the log, once).
+    pub fn clock_stepped(&mut self, what: String, now: DateTime<Utc>) {
+        let message = format!(
+            "clock: {what}; checks are counted by the clock as it is now, history dated after \
+             now is dropped and a gap is not filled"
+        );
+        self.clock_notice = Some((message, now));
     }
 
     /// Forgets services that are no longer configured, so the file stays bounded by the config.
@@ -300,8 +420,19 @@ impl History {
         let Some(h) = self.services.get_mut(&s.slug) else {
             return;
         };
-        if h.last_checked.is_some_and(|last| at <= last) {
+        // The very same result, shown again by a cycle while its probe is still running.
+        if h.last_checked == Some(at) {
             return;
+        }
+        // Older than the last one recorded: the clock stepped back. What is dated after `at`
+        // cannot be placed any more; dropped, it keeps the order everything below relies on.
+        if h.last_checked.is_some_and(|last| at < last) {
+            let (day, start) = (at.date_naive(), bucket_start(at));
+            h.days.retain(|d| d.date <= day);
+            h.fine.retain(|b| b.start <= start);
+            let dropped = self.incidents.len();
+            self.incidents.retain(|i| i.service != s.slug || i.at <= at);
+            self.dirty |= dropped != self.incidents.len();
         }
         h.last_checked = Some(at);
         if h.first_checked.is_none() {
@@ -320,7 +451,7 @@ impl History {
         while h.days.len() > KEEP_DAYS {
             h.days.pop_front();
         }
-        let start = at.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS;
+        let start = bucket_start(at);
         match h.fine.back_mut() {
             Some(b) if b.start == start => b.counts.add(s.status, s.latency_ms),
             _ => {
@@ -401,8 +532,16 @@ impl History {
         {
             self.notice = None;
         }
+        if self
+            .clock_notice
+            .as_ref()
+            .is_some_and(|(_, since)| now - *since > CLOCK_NOTICE_FOR || now < *since)
+        {
+            self.clock_notice = None;
+        }
         self.notice
             .iter()
+            .chain(&self.clock_notice)
             .map(|(m, _)| m.clone())
             .chain(self.save_error.clone())
             .collect()
@@ -437,12 +576,9 @@ impl History {
                 self.urgent = false;
                 self.save_error = None;
             }
-            Err(message) => {
-                if self.save_error.as_ref() != Some(message) {
-                    tracing::error!("{message}");
-                }
-                self.save_error = Some(message.clone());
-            }
+            // Not logged here: it comes back from `errors` every cycle, and the generator logs
+            // a problem once; a save at shutdown, after the last cycle, logs its own failure.
+            Err(message) => self.save_error = Some(message.clone()),
         }
         result
     }
@@ -507,7 +643,7 @@ impl ServiceHistory {
         for b in self
             .fine
             .iter()
-            .filter(|b| b.start + BUCKET_SECONDS > since)
+            .filter(|b| b.start.saturating_add(BUCKET_SECONDS) > since)
         {
             fine.merge(&b.counts);
         }
@@ -591,6 +727,150 @@ impl ServiceHistory {
             .iter()
             .map(|c| c.latency_avg().map(|ms| (ms * 10.0).round() / 10.0))
             .collect()
+    }
+}
+
+fn bucket_start(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS
+}
+
+/// Sorts a series read from disk by its key, merges entries with the same key, keeps the newest
+/// `keep`, and clears latency figures no check could have measured. Returns how many entries
+/// went and how many latency figures were cleared.
+fn mend_series<T, K: Ord + Copy>(
+    series: &mut VecDeque<T>,
+    key: impl Fn(&T) -> K,
+    counts: impl Fn(&mut T) -> &mut Counts,
+    keep: usize,
+) -> (usize, usize) {
+    let before = series.len();
+    let mut cleared = 0;
+    for item in series.iter_mut() {
+        let c = counts(item);
+        let sane = [c.lat_min, c.lat_sum, c.lat_max]
+            .iter()
+            .all(|v| v.is_finite() && *v >= 0.0)
+            && c.lat_min <= c.lat_max;
+        if !sane || (c.lat_n == 0 && (c.lat_sum != 0.0 || c.lat_max != 0.0)) {
+            (c.lat_n, c.lat_min, c.lat_sum, c.lat_max) = (0, 0.0, 0.0, 0.0);
+            cleared += 1;
+        }
+    }
+    if !series
+        .iter()
+        .zip(series.iter().skip(1))
+        .all(|(a, b)| key(a) < key(b))
+    {
+        let mut sorted: Vec<T> = std::mem::take(series).into();
+        sorted.sort_by_key(&key);
+        for item in sorted {
+            match series.back_mut() {
+                Some(last) if key(last) == key(&item) => {
+                    let mut item = item;
+                    let other = *counts(&mut item);
+                    counts(last).merge(&other);
+                }
+                _ => series.push_back(item),
+            }
+        }
+    }
+    while series.len() > keep {
+        series.pop_front();
+    }
+    (before - series.len(), cleared)
+}
+
+/// A clock step as a person reads it, to the precision that matters: "365 days", "3 h 12 min",
+/// "4 min 10 s", "12 s".
+fn describe(step: Duration) -> String {
+    let s = step.num_seconds().unsigned_abs();
+    let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match s {
+        172_800.. => format!("{days} days"),
+        86_400.. => format!("1 day {hours} h"),
+        3_600.. => format!("{} h {minutes} min", s / 3_600),
+        60.. => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{s} s"),
+    }
+}
+
+/// Why [`read_within`] read nothing.
+enum Unread {
+    Missing,
+    Io(std::io::Error),
+    TooBig(u64),
+}
+
+/// The file's bytes, if it has at most `limit` of them. The size is checked before reading, and
+/// the read is bounded too, in case the file grows meanwhile.
+fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Unread::Missing,
+        _ => Unread::Io(e),
+    })?;
+    let size = file.metadata().map_err(Unread::Io)?.len();
+    if size > limit {
+        return Err(Unread::TooBig(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Unread::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Unread::TooBig(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// The largest history file the daemon reads for a config of `services` services: four times
+/// [`max_file_bytes`], which leaves room for services that were configured when the file was
+/// written and have been removed since (their history is dropped after loading), and a floor
+/// of 16 MiB. A file past it did not come from this program.
+pub fn load_limit(services: usize, longest_slug: usize) -> u64 {
+    let bound = max_file_bytes(services.max(1), longest_slug.max(64));
+    (bound.saturating_mul(4) as u64).max(16 << 20)
+}
+
+/// Watches the wall clock against the monotonic one (CLOCK_BOOTTIME, which goes on counting
+/// through a suspend, so a laptop's sleep is not a step) from cycle to cycle. A difference of
+/// [`CLOCK_STEP_MIN`] or more between the two is a step of the wall clock.
+#[derive(Debug, Default)]
+pub struct ClockWatch {
+    last: Option<(DateTime<Utc>, std::time::Duration)>,
+}
+
+impl ClockWatch {
+    /// The step since the last call, if there was one: positive forward, negative back.
+    pub fn step(&mut self, now: DateTime<Utc>) -> Option<Duration> {
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        let mono = std::time::Duration::new(
+            u64::try_from(ts.tv_sec).unwrap_or(0),
+            u32::try_from(ts.tv_nsec).unwrap_or(0),
+        );
+        self.step_at(now, mono)
+    }
+
+    fn step_at(&mut self, now: DateTime<Utc>, mono: std::time::Duration) -> Option<Duration> {
+        let (last_wall, last_mono) = self.last.replace((now, mono))?;
+        let mono_delta = Duration::from_std(mono.saturating_sub(last_mono)).ok()?;
+        let step = (now - last_wall) - mono_delta;
+        (step.abs() >= CLOCK_STEP_MIN).then_some(step)
+    }
+
+    /// [`ClockWatch::step`], reported to `history` when there was one.
+    pub fn check(&mut self, history: &mut History, now: DateTime<Utc>) {
+        if let Some(step) = self.step(now) {
+            let way = if step < Duration::zero() {
+                "back"
+            } else {
+                "forward"
+            };
+            history.clock_stepped(
+                format!("the clock stepped {way} by {}", describe(step)),
+                now,
+            );
+        }
     }
 }
 

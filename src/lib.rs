@@ -18,6 +18,7 @@ pub mod history;
 pub mod hook;
 pub mod host;
 pub mod init;
+pub mod instance;
 pub mod metrics;
 pub mod preview;
 pub mod probe;
@@ -88,13 +89,28 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
+    // Both `run` and `build` write the history: one process per state_dir. Another instance is
+    // a refusal; a state_dir we cannot lock at all (read-only) is not, since the history then
+    // lives in memory and its save errors are on the page already.
+    let lock = match instance::lock(&config.state_dir) {
+        Ok(lock) => Some(lock),
+        Err(held @ instance::LockError::Held { .. }) => return Err(held.into()),
+        Err(e) => {
+            tracing::warn!("{e}; going on without the lock");
+            None
+        }
+    };
+    // Without the lock, a temporary file might be another live instance's: leave them.
+    if lock.is_some() {
+        instance::remove_leftovers(&config.out_dir, &config.state_dir);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // Host sampling, publishing and DNS run here; a few threads are plenty, and each one
         // costs memory.
         .max_blocking_threads(4)
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match command {
             Command::Build => {
                 let snapshot = daemon::build(Arc::clone(&config)).await?;
@@ -109,7 +125,12 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
             }
             _ => daemon::run(config, daemon::signals()?).await,
         }
-    })
+    });
+    // Tasks still running (probes in flight) are dropped; a blocking call that does not return
+    // (a DNS lookup) is not waited for beyond this.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    drop(lock);
+    result
 }
 
 fn init_logging() {

@@ -5,6 +5,11 @@
 //! editor's save is several events (write, rename, chmod), and a `git checkout` of the templates
 //! is dozens, but both should cost one re-render.
 //!
+//! The debounce state (what has been seen, and when it goes quiet) lives in the [`Watch`], not
+//! in the future [`Watch::next`] returns: the loop polls that future beside its ticker, and a
+//! tick that wins drops the future. Kept in the future, an edit seen but not yet quiet was lost
+//! with it, at every tick that landed inside the debounce.
+//!
 //! The config file's *directory* is watched, not the file: editors and config managers replace a
 //! file by renaming a new one over it, and a watch on the old inode would go quiet after the
 //! first save.
@@ -37,6 +42,8 @@ pub struct Watch {
     rx: UnboundedReceiver<Change>,
     config_file: Option<PathBuf>,
     templates_dir: Option<PathBuf>,
+    /// Seen, not yet handed out: the change so far and when it counts as quiet.
+    pending: Option<(Change, tokio::time::Instant)>,
 }
 
 impl Watch {
@@ -54,7 +61,17 @@ impl Watch {
             rx,
             config_file,
             templates_dir,
+            pending: None,
         }
+    }
+
+    /// Replaces this watch by `fresh` (after a reload moved what is watched), keeping a change
+    /// seen here but not handed out yet.
+    pub fn hand_over(&mut self, mut fresh: Watch) -> Watch {
+        if let Some((change, quiet_at)) = self.pending.take() {
+            fresh.pending = Some((change, quiet_at));
+        }
+        fresh
     }
 
     /// Whether this watch covers these paths (after a config reload moved `templates_dir`, the
@@ -65,17 +82,32 @@ impl Watch {
     }
 
     /// The next change, once no more events have come for [`DEBOUNCE`]. Pending forever when
-    /// nothing is watched.
+    /// nothing is watched. Cancel-safe: dropped before it resolves, it loses nothing.
     pub async fn next(&mut self) -> Change {
-        let Some(mut change) = self.rx.recv().await else {
-            return std::future::pending().await;
-        };
         loop {
-            match tokio::time::timeout(DEBOUNCE, self.rx.recv()).await {
-                Ok(Some(more)) => change.merge(more),
-                Ok(None) | Err(_) => return change,
+            let Some((_, quiet_at)) = self.pending else {
+                let Some(change) = self.rx.recv().await else {
+                    return std::future::pending().await;
+                };
+                self.pending = Some((change, tokio::time::Instant::now() + DEBOUNCE));
+                continue;
+            };
+            tokio::select! {
+                more = self.rx.recv() => match (more, self.pending.as_mut()) {
+                    (Some(more), Some((change, quiet_at))) => {
+                        change.merge(more);
+                        *quiet_at = tokio::time::Instant::now() + DEBOUNCE;
+                    }
+                    // The watcher is gone: nothing more will come, so this is quiet.
+                    _ => return self.take_pending(),
+                },
+                () = tokio::time::sleep_until(quiet_at) => return self.take_pending(),
             }
         }
+    }
+
+    fn take_pending(&mut self) -> Change {
+        self.pending.take().map(|(c, _)| c).unwrap_or_default()
     }
 }
 
@@ -174,6 +206,33 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(500), watch.next())
                 .await
                 .is_err()
+        );
+    }
+
+    /// A tick that wins the loop's select drops `next`'s future: an edit it had seen must still
+    /// come out of the next call.
+    #[tokio::test]
+    async fn a_dropped_next_loses_no_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("cortex-status.toml");
+        std::fs::write(&config, "title = \"a\"\n").unwrap();
+        let mut watch = Watch::start(Some(&config), None);
+        std::fs::write(&config, "title = \"b\"\n").unwrap();
+        // Poll `next` in slices shorter than the debounce, as a 100 ms ticker would.
+        let mut got = None;
+        for _ in 0..100 {
+            if let Ok(change) = tokio::time::timeout(Duration::from_millis(50), watch.next()).await
+            {
+                got = Some(change);
+                break;
+            }
+        }
+        assert_eq!(
+            got,
+            Some(Change {
+                config: true,
+                templates: false
+            })
         );
     }
 }

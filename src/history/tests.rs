@@ -290,7 +290,7 @@ fn the_file_stays_within_its_bound_after_a_simulated_year() {
     );
     // And it reads back whole (floats compared loosely: JSON need not round-trip the last bit).
     let mut back = History::load(dir.path(), at);
-    assert!(back.errors(at).is_empty());
+    assert_eq!(back.errors(at), Vec::<String>::new());
     assert_eq!(back.incidents.len(), KEEP_INCIDENTS);
     for slug in &slugs {
         let (a, b) = (back.service(slug).unwrap(), h.service(slug).unwrap());
@@ -406,4 +406,281 @@ fn a_duration_is_the_difference_of_the_times_shown() {
         incidents[0].duration_seconds, 10,
         "20.1 to 30.05 shows as :20 to :30"
     );
+}
+
+/// The clock set back a year after a check: the next check is counted (it used to be skipped
+/// as "older than the last", which froze every count), and what is dated after it is dropped.
+#[test]
+fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
+    let (_dir, mut h) = fresh();
+    let ahead = t("2027-11-24T12:00:00Z");
+    check(&mut h, "web", Status::Up, ahead - Duration::minutes(1));
+    check(&mut h, "web", Status::Down, ahead);
+    assert_eq!(h.incidents.len(), 1);
+    let now = t("2026-11-24T12:00:00Z");
+    let s = check(&mut h, "web", Status::Up, now);
+    let web = h.service("web").unwrap();
+    assert_eq!(web.last_checked, Some(now));
+    assert_eq!(web.days.len(), 1);
+    assert_eq!(web.days[0].date, now.date_naive());
+    assert_eq!(web.days[0].counts.up, 1);
+    assert_eq!(web.fine.len(), 1);
+    assert_eq!(s.uptime.day, Some(1.0), "the future's down check is gone");
+    assert_eq!(s.uptime.year, Some(1.0));
+    assert!(
+        h.incidents.iter().all(|i| i.at <= now),
+        "the future's incident is gone: {:?}",
+        h.incidents
+    );
+    // And counting goes on from there.
+    check(&mut h, "web", Status::Up, now + Duration::minutes(1));
+    assert_eq!(h.service("web").unwrap().days[0].counts.up, 2);
+}
+
+#[test]
+fn a_last_checked_ahead_of_now_is_reported_at_load_for_a_while() {
+    let (dir, mut h) = fresh();
+    check(&mut h, "web", Status::Up, t("2027-11-24T12:00:00Z"));
+    h.save().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let mut back = History::load(dir.path(), now);
+    let errors = back.errors(now);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("clock") && errors[0].contains("2027-11-24T12:00:00Z"),
+        "{errors:?}"
+    );
+    assert!(back.errors(now + CLOCK_NOTICE_FOR).len() == 1);
+    assert!(
+        back.errors(now + CLOCK_NOTICE_FOR + Duration::seconds(1))
+            .is_empty()
+    );
+    // A small difference is no step.
+    let mut h = History::load(dir.path(), t("2027-11-24T12:00:05Z"));
+    assert!(h.errors(t("2027-11-24T12:00:05Z")).is_empty());
+}
+
+#[test]
+fn the_clock_watch_tells_a_step_from_time_passing() {
+    let mut w = ClockWatch::default();
+    let at = t("2026-11-24T12:00:00Z");
+    let mono = std::time::Duration::from_secs(1000);
+    assert_eq!(w.step_at(at, mono), None);
+    // A minute on both clocks: no step.
+    let (at, mono) = (
+        at + Duration::minutes(1),
+        mono + std::time::Duration::from_secs(60),
+    );
+    assert_eq!(w.step_at(at, mono), None);
+    // A second on the monotonic clock, an hour back on the wall: a step back.
+    let (back, mono) = (
+        at - Duration::hours(1),
+        mono + std::time::Duration::from_secs(1),
+    );
+    assert_eq!(
+        w.step_at(back, mono),
+        Some(-Duration::hours(1) - Duration::seconds(1))
+    );
+    // A day forward.
+    let (fwd, mono) = (
+        back + Duration::days(1),
+        mono + std::time::Duration::from_secs(1),
+    );
+    assert_eq!(
+        w.step_at(fwd, mono),
+        Some(Duration::days(1) - Duration::seconds(1))
+    );
+    let mut h = History::load(tempfile::tempdir().unwrap().path(), fwd);
+    h.clock_stepped("the clock stepped forward by 1day".into(), fwd);
+    assert!(h.errors(fwd)[0].starts_with("clock: the clock stepped forward"));
+}
+
+#[test]
+fn a_file_past_the_limit_is_not_read_but_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = t("2026-11-24T12:00:00Z");
+    std::fs::write(dir.path().join(FILE), vec![b' '; 1000]).unwrap();
+    let mut h = History::load_within(dir.path(), at, 999);
+    let errors = h.errors(at);
+    assert!(
+        errors[0].contains("1000 bytes") && errors[0].contains("999"),
+        "{errors:?}"
+    );
+    assert!(!dir.path().join(FILE).exists());
+    assert!(
+        dir.path()
+            .join(format!("{FILE}.oversized-20261124T120000Z"))
+            .exists()
+    );
+    // The limit is generous for a small config, and grows with it.
+    assert!(load_limit(1, 4) >= 4 * max_file_bytes(1, 64) as u64);
+    assert!(load_limit(100, 20) > load_limit(1, 20));
+}
+
+/// A file that is valid JSON but past the bounds `record` keeps (written by hand, by another
+/// tool, or by a bug) is trimmed when read, and what was mended is reported.
+#[test]
+fn a_file_past_the_bounds_is_trimmed_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = t("2026-11-24T12:00:00Z");
+    let day0 = t("2020-01-01T00:00:00Z").date_naive();
+    // Days newest first (out of order), one repeated; buckets past their number.
+    let mut days: Vec<serde_json::Value> = (0..1000)
+        .rev()
+        .map(|i| serde_json::json!({"date": (day0 + Duration::days(i)).to_string(), "up": 1}))
+        .collect();
+    days.push(serde_json::json!({"date": (day0 + Duration::days(999)).to_string(), "down": 1}));
+    let fine: Vec<serde_json::Value> = (0..1000)
+        .map(|i| serde_json::json!({"start": i * BUCKET_SECONDS, "up": 1, "lat_n": 1, "lat_min": -5.0, "lat_sum": -5.0, "lat_max": -5.0}))
+        .collect();
+    let incidents: Vec<serde_json::Value> = (0..3000)
+        .map(|i| {
+            serde_json::json!({"service": "web", "from": "up", "to": "down",
+                "at": (at - Duration::minutes(i)).to_rfc3339(), "error": "x".repeat(10_000),
+                "duration_seconds": 0})
+        })
+        .collect();
+    let file = serde_json::json!({"version": 1, "services": {"web": {"last_status": "up",
+        "days": days, "fine": fine}}, "incidents": incidents});
+    std::fs::write(dir.path().join(FILE), serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let mut h = History::load(dir.path(), at);
+    let web = h.service("web").unwrap();
+    assert_eq!(web.days.len(), KEEP_DAYS);
+    assert!(
+        web.days
+            .iter()
+            .zip(web.days.iter().skip(1))
+            .all(|(a, b)| a.date < b.date)
+    );
+    let last = web.days.back().unwrap();
+    assert_eq!(
+        (last.date, last.counts.up, last.counts.down),
+        (day0 + Duration::days(999), 1, 1)
+    );
+    assert_eq!(web.fine.len(), FINE_BUCKETS);
+    assert!(
+        web.fine
+            .iter()
+            .all(|b| b.counts.lat_n == 0 && b.counts.lat_min == 0.0)
+    );
+    assert_eq!(h.incidents.len(), KEEP_INCIDENTS);
+    assert!(
+        h.incidents
+            .iter()
+            .all(|i| i.error.as_ref().unwrap().chars().count() == ERROR_CHARS + 1)
+    );
+    let errors = h.errors(at);
+    assert!(
+        errors[0].contains("601 day records") && errors[0].contains("2000 incidents"),
+        "{errors:?}"
+    );
+    // Saved at once (the mend is urgent), within the bound.
+    assert!(h.save_due());
+    h.save().unwrap();
+    let size = std::fs::metadata(dir.path().join(FILE)).unwrap().len() as usize;
+    assert!(size <= max_file_bytes(1, 3), "{size}");
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            prop_oneof![
+                Just("up".to_string()),
+                Just("down".to_string()),
+                Just("2026-11-24".to_string()),
+                Just("+262142-12-31T23:59:59Z".to_string()),
+                Just("-262143-01-01T00:00:00Z".to_string()),
+                Just("2026-11-24T12:00:00Z".to_string()),
+                ".{0,20}",
+            ]
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("version".to_string()),
+                        Just("services".to_string()),
+                        Just("incidents".to_string()),
+                        Just("days".to_string()),
+                        Just("fine".to_string()),
+                        Just("date".to_string()),
+                        Just("start".to_string()),
+                        Just("last_checked".to_string()),
+                        Just("last_status".to_string()),
+                        Just("up".to_string()),
+                        Just("lat_n".to_string()),
+                        Just("lat_sum".to_string()),
+                        Just("at".to_string()),
+                        Just("web".to_string()),
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Loads `bytes` as the history file, then does what a cycle does with it: never a panic.
+    fn exercise(bytes: &[u8], now: DateTime<Utc>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), bytes).unwrap();
+        let mut h = History::load_within(dir.path(), now, 1 << 20);
+        let mut services = [service("web", Status::Up, Some(1.0), now)];
+        h.observe(&mut services, now);
+        let _ = h.errors(now);
+        h.save().unwrap();
+        let _ = History::load(dir.path(), now);
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_json_never_panics(v in any_json(), now in 0i64..8_000_000_000) {
+            exercise(&serde_json::to_vec(&v).unwrap(), at(now));
+        }
+
+        #[test]
+        fn extreme_values_in_a_well_formed_file_never_panic(
+            // The edges, where arithmetic on the value overflows, as often as the middle.
+            start in prop_oneof![any::<i64>(), i64::MAX - 1000..=i64::MAX, i64::MIN..i64::MIN + 1000],
+            // RFC 3339 (the file's format for times) has four-digit years: 0001 to 9999.
+            day in prop_oneof![1i32..3_652_059, -262_000i32 * 365..262_000 * 365],
+            count in any::<u32>(),
+            latency in any::<f64>().prop_filter("finite", |f| f.is_finite()),
+            checked in -62_000_000_000i64..253_000_000_000,
+            incident_at in -62_000_000_000i64..253_000_000_000,
+            now in 0i64..8_000_000_000,
+        ) {
+            let date = NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default();
+            let file = serde_json::json!({"version": 1, "services": {"web": {
+                "last_status": "down",
+                "last_checked": at(checked).to_rfc3339(),
+                "days": [{"date": date.to_string(), "up": count, "down": count, "lat_n": count,
+                          "lat_min": latency, "lat_sum": latency, "lat_max": latency}],
+                "fine": [{"start": start, "up": count, "lat_n": count, "lat_sum": latency,
+                          "lat_max": latency}]}},
+                "incidents": [{"service": "web", "from": "up", "to": "down",
+                    "at": at(incident_at).to_rfc3339(), "duration_seconds": count}]});
+            exercise(&serde_json::to_vec(&file).unwrap(), at(now));
+        }
+    }
 }

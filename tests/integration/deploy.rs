@@ -125,6 +125,21 @@ fn the_example_config_the_unit_and_the_caddyfile_agree() {
     }
 }
 
+/// `systemctl reload` sends SIGHUP, which the daemon takes as "reload the config and templates
+/// now" (tests/integration/restarts.rs shows it does); a stop is SIGTERM, which it saves on.
+#[test]
+fn the_unit_reloads_with_sighup_and_stops_with_sigterm() {
+    let unit = read(&scripts("cortex-status.service"));
+    assert_eq!(
+        unit_value(&unit, "ExecReload"),
+        ["/bin/kill -HUP $MAINPID"],
+        "systemctl reload"
+    );
+    // No KillSignal= (SIGTERM, the default) and no KillMode= that would skip it.
+    assert!(unit_value(&unit, "KillSignal").is_empty());
+    assert!(unit_value(&unit, "KillMode").is_empty());
+}
+
 /// `systemd-analyze`, or a clear failure saying how to get it.
 fn systemd_analyze() -> Command {
     assert!(

@@ -18,5 +18,6 @@ mod pages;
 mod preview;
 mod probes;
 mod reload;
+mod restarts;
 mod tasks;
 mod trial;
