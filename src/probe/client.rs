@@ -262,7 +262,14 @@ async fn exchange(
     };
     let chunked =
         header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    let length = header("content-length").map(|v| v.trim().parse::<usize>());
+    // Digits only (Rust's parse would take "+5"); a length past usize is refused, not wrapped.
+    let length = header("content-length").map(|v| {
+        let v = v.trim();
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        v.parse::<usize>().map_err(|_| ())
+    });
     let no_body = request.method == "HEAD" || status == 204 || status == 304;
     let cap = request.body_cap;
     let read = if no_body {
@@ -272,8 +279,8 @@ async fn exchange(
     } else {
         match length {
             Some(Ok(n)) => reader.exact(n, cap).await,
-            Some(Err(_)) => Err(Error::Protocol(
-                "a Content-Length that is not a number".into(),
+            Some(Err(())) => Err(Error::Protocol(
+                "a Content-Length that is not a number of bytes".into(),
             )),
             None => {
                 keep = false;
@@ -500,14 +507,20 @@ impl Reader<'_> {
         loop {
             let line = self.line().await?;
             let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| Error::Protocol(format!("a bad chunk size {size_text:?}")))?;
+            // Hex digits only (from_str_radix would take a sign); the text quoted is clipped.
+            let size = Some(size_text)
+                .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|t| usize::from_str_radix(t, 16).ok())
+                .ok_or_else(|| {
+                    Error::Protocol(format!("a bad chunk size {:?}", super::clip(size_text, 40)))
+                })?;
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.line().await?.is_empty() {}
                 return Ok((body, false));
             }
-            if body.len() + size > cap {
+            // `size` is the peer's number, up to usize::MAX: compare without adding to it.
+            if size > cap - body.len() {
                 let room = cap - body.len();
                 self.take(room, &mut body, cap).await?;
                 return Ok((body, true));
@@ -708,6 +721,32 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().starts_with("cannot connect"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn huge_lengths_and_chunk_sizes_are_capped_or_refused_never_overflowed() {
+        let s = script(
+            vec![
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\nbc",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nxyz",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
+            ],
+            true,
+        );
+        let client = Client::new();
+        let u = url(s.addr, "/");
+        let r = get(&client, &mut None, &u).await.unwrap();
+        assert!(r.truncated && r.body.starts_with(b"a"), "{r:?}");
+        let r = get(&client, &mut None, &u).await.unwrap();
+        assert!(r.truncated && r.body == b"xyz", "{r:?}");
+        for _ in 0..2 {
+            let e = get(&client, &mut None, &u).await.unwrap_err();
+            assert!(e.to_string().contains("Content-Length"), "{e}");
+        }
+        let e = get(&client, &mut None, &u).await.unwrap_err();
+        assert!(e.to_string().contains("bad chunk size"), "{e}");
     }
 
     #[tokio::test]
