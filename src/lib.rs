@@ -24,6 +24,7 @@ pub mod publish;
 pub mod redact;
 pub mod reload;
 pub mod render;
+pub mod secret_env;
 pub mod server;
 pub mod snapshot;
 pub mod tasks;
@@ -38,7 +39,13 @@ use std::sync::Arc;
 
 /// Runs a parsed command line and maps the outcome to an exit code: 0 done, 1 failed.
 pub fn main(cli: Cli) -> ExitCode {
+    // First, while there is one thread: may re-exec this binary without the secrets in its
+    // environment (see secret_env), so nothing before this line may have effects.
+    let scrub_problem = secret_env::scrub();
     init_logging();
+    if let Some(problem) = scrub_problem {
+        tracing::warn!("{problem}");
+    }
     let env = config::process_env();
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => {

@@ -11,6 +11,7 @@ mod deploy;
 mod feeds;
 mod history;
 mod hook;
+mod hostile;
 mod pages;
 mod preview;
 mod probes;
