@@ -362,3 +362,111 @@ fn on_publish_finds_no_secret_given_as_credential_files() {
             .env("SYMBIONT_TOKEN_FILE", creds.join("symbiont-token"));
     });
 }
+
+#[test]
+fn check_and_build_read_the_secrets_moved_out_of_the_environment() {
+    let scratch = tempfile::tempdir().unwrap();
+    let seen = scratch.path().join("seen");
+    let site = Site::new(&format!(
+        "interval = \"5s\"\non_publish = '{}'\n[tasks]\nsymbiont_url = \"http://127.0.0.1:9/\"\n",
+        snooping_hook(&seen)
+    ));
+    // The handed-over variables reach the config as before: a missing file is named...
+    let out = site
+        .command(&["check"])
+        .env("STATUS_TASK_PASSWORD_FILE", "/no/such/cortex-file")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("STATUS_TASK_PASSWORD_FILE") && stderr.contains("/no/such/cortex-file"),
+        "{stderr}"
+    );
+    // ...both forms at once are refused...
+    let out = site
+        .command(&["check"])
+        .env("SYMBIONT_TOKEN", TOKEN)
+        .env("SYMBIONT_TOKEN_FILE", "/no/such/cortex-file")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not both") && !stderr.contains(TOKEN),
+        "{stderr}"
+    );
+    // ...and good ones pass `check` and `build`, whose on_publish finds neither.
+    for args in [["check"], ["build"]] {
+        let out = site
+            .command(&args)
+            .env("STATUS_TASK_PASSWORD", PASSWORD)
+            .env("SYMBIONT_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {said}");
+        assert!(!said.contains(PASSWORD) && !said.contains(TOKEN), "{said}");
+    }
+    let seen_text = std::fs::read_to_string(&seen).unwrap();
+    assert!(seen_text.contains("== end"), "{seen_text}");
+    assert!(
+        !seen_text.contains(PASSWORD) && !seen_text.contains(TOKEN),
+        "on_publish under build found a secret:\n{seen_text}"
+    );
+}
+
+/// The daemon as an ordinary user: as itself when the tests are not root, else as nobody
+/// (root reads any process's /proc files, which would hide what this checks).
+fn as_ordinary_user(site: &Site) -> std::process::Command {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() {
+        return site.command(&["run"]);
+    }
+    std::fs::set_permissions(site.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(crate::common::BIN)
+        .args(["run", "--config"])
+        .arg(site.config())
+        .current_dir(site.dir.path())
+        .env("RUST_LOG", "info")
+        .env_remove("PORT")
+        .env_remove("SYMBIONT_URL")
+        .env_remove("STATUS_PUBLIC_URL");
+    cmd
+}
+
+#[test]
+fn a_daemon_holding_a_secret_keeps_its_memory_from_processes_of_its_user() {
+    for with_secret in [false, true] {
+        let site = Site::new("interval = \"100ms\"\n");
+        let seen = site.path("seen");
+        let hook = format!(
+            "if head -c 1 /proc/$PPID/maps >/dev/null 2>&1; then echo readable; else echo refused; fi > {s}.$$; mv {s}.$$ {s}",
+            s = seen.display()
+        );
+        std::fs::write(
+            site.config(),
+            std::fs::read_to_string(site.config()).unwrap().replace(
+                "interval = ",
+                &format!("on_publish = '{hook}'\ninterval = "),
+            ),
+        )
+        .unwrap();
+        let mut cmd = as_ordinary_user(&site);
+        if with_secret {
+            cmd.env("SYMBIONT_TOKEN", TOKEN);
+        }
+        let _daemon = site.start_with(cmd);
+        wait_until("the hook ran", WAIT, || seen.exists());
+        let said = std::fs::read_to_string(&seen).unwrap();
+        // Without a secret nothing changes (the control: the probe can tell); with one, the
+        // daemon's memory map, and so its memory, is closed to its own children.
+        let want = if with_secret { "refused" } else { "readable" };
+        assert_eq!(said.trim(), want, "with a secret: {with_secret}");
+    }
+}
