@@ -207,7 +207,8 @@ fn judge(feed: &PeerFeed, now: DateTime<Utc>) -> (Status, Option<String>) {
         return (
             Status::Unknown,
             Some(format!(
-                "the peer's clock is {} ahead of ours: its feed says it was generated at {},                  so whether it is fresh cannot be told",
+                "the peer's clock is {} ahead of ours: its feed says it was generated at {}, \
+                 so whether it is fresh cannot be told",
                 humantime::format_duration(Duration::from_secs(ahead.as_secs())),
                 format_time(&feed.generated_at)
             )),
@@ -237,7 +238,8 @@ fn judge(feed: &PeerFeed, now: DateTime<Utc>) -> (Status, Option<String>) {
 fn peer_interval(seconds: f64) -> Result<Duration, String> {
     let bad = || {
         format!(
-            "the peer's interval_seconds ({}) is out of range: more than 0 and at most {}              expected, so whether its feed is fresh cannot be told",
+            "the peer's interval_seconds ({}) is out of range: more than 0 and at most {} \
+             expected, so whether its feed is fresh cannot be told",
             clip(&seconds.to_string(), 40),
             MAX_PEER_INTERVAL_SECONDS
         )
@@ -359,6 +361,7 @@ mod tests {
                 error.contains("interval_seconds") && error.contains("out of range"),
                 "{interval}: {error}"
             );
+            assert!(error.contains(" expected, so whether"), "{error}");
         }
         // Out of f64's range, or not a number at all: not a feed, said briefly.
         for interval in ["1e400", "\"5\"", "null", "[1]", "{}"] {
@@ -381,6 +384,12 @@ mod tests {
         let error = o.error.unwrap();
         assert!(
             error.contains("the peer's clock is 1h ahead of ours"),
+            "{error}"
+        );
+        assert!(
+            error.ends_with(
+                "generated at 2026-11-24T11:00:00Z, so whether it is fresh cannot be told"
+            ),
             "{error}"
         );
         // Within the allowed skew it is fresh.
