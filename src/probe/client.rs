@@ -779,4 +779,111 @@ mod tests {
         assert_eq!(r.status, 202);
         assert!(kept.is_none(), "a POST never leaves a connection for reuse");
     }
+
+    mod properties {
+        //! Any bytes a server may answer, and heads with random framing numbers, through the
+        //! response reader: it never panics, and a body it returns is within the cap.
+        use super::*;
+        use proptest::prelude::*;
+
+        const CAP: usize = 4096;
+
+        /// Runs one exchange against a server that answers `response` and closes.
+        fn exchange_with(response: Vec<u8>) -> Option<Response> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let (client, mut server) = tokio::io::duplex(1 << 16);
+                let mut conn = Conn {
+                    io: Box::new(client),
+                    origin: "http://peer:80".into(),
+                };
+                let url = Url::parse("http://peer/").unwrap();
+                let ask = async move {
+                    let result =
+                        exchange(&mut conn, &Request::get(&url, CAP), Instant::now()).await;
+                    // Closing our end ends a server still writing past the cap.
+                    drop(conn);
+                    result
+                };
+                let answer = async move {
+                    let _ = server.write_all(&response).await;
+                    let _ = server.shutdown().await;
+                };
+                let (result, ()) = tokio::join!(ask, answer);
+                match result {
+                    Ok((response, _)) => Some(response),
+                    Err(_) => None,
+                }
+            })
+        }
+
+        /// A number where a length or chunk size goes, as a server might write it.
+        fn number() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (0usize..10_000).prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<u128>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| format!("{n:x}")),
+                prop::sample::select(vec![
+                    "",
+                    "+5",
+                    "-1",
+                    "ffffffffffffffff",
+                    "10000000000000000",
+                    " 5 ",
+                    "5, 6",
+                    "0x10",
+                    "1e3",
+                ])
+                .prop_map(str::to_string),
+            ]
+        }
+
+        fn framed() -> impl Strategy<Value = Vec<u8>> {
+            (
+                prop_oneof![Just(true), Just(false)],
+                number(),
+                proptest::collection::vec((number(), 0usize..64), 0..6),
+                proptest::collection::vec(any::<u8>(), 0..256),
+            )
+                .prop_map(|(chunked, length, chunks, tail)| {
+                    let mut out = if chunked {
+                        let mut head =
+                            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                        for (size, len) in chunks {
+                            head.extend_from_slice(format!("{size}\r\n").as_bytes());
+                            head.extend(std::iter::repeat_n(b'x', len));
+                            head.extend_from_slice(b"\r\n");
+                        }
+                        head
+                    } else {
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n").into_bytes()
+                    };
+                    out.extend_from_slice(&tail);
+                    out
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            #[test]
+            fn framing_numbers_never_panic_and_bodies_stay_capped(response in framed()) {
+                if let Some(r) = exchange_with(response) {
+                    prop_assert!(r.body.len() <= CAP);
+                }
+            }
+
+            #[test]
+            fn any_bytes_never_panic(response in proptest::collection::vec(any::<u8>(), 0..3000)) {
+                if let Some(r) = exchange_with(response) {
+                    prop_assert!(r.body.len() <= CAP);
+                }
+            }
+        }
+    }
 }

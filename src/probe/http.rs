@@ -197,4 +197,53 @@ mod tests {
                 .all(|v| v.as_str().unwrap().chars().count() == MAX_DETAIL_CHARS)
         );
     }
+
+    mod properties {
+        //! Whatever a body holds, `details` stays within its bounds and never panics.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text(max: usize) -> impl Strategy<Value = String> {
+            proptest::collection::vec(any::<char>(), 0..max)
+                .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|i| json!(i)),
+                any::<u64>().prop_map(|u| json!(u)),
+                any::<f64>().prop_map(|f| json!(f)),
+                text(600).prop_map(Value::String),
+                Just(json!("2026-11-24T10:00:00+14:00")),
+                Just(json!("+262143-12-31T23:59:59Z")),
+                Just(json!("9999-99-99 99:99:99")),
+            ];
+            leaf.prop_recursive(4, 100, 10, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..10).prop_map(Value::Array),
+                    proptest::collection::vec((text(200), inner), 0..60)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn details_are_bounded_whatever_the_body(value in any_json()) {
+                let d = details(value.to_string().as_bytes());
+                prop_assert!(d.len() <= MAX_DETAILS);
+                for (key, value) in &d {
+                    prop_assert!(key.chars().count() <= MAX_KEY_CHARS);
+                    prop_assert!(!key.chars().any(char::is_control));
+                    if let Value::String(s) = value {
+                        prop_assert!(s.chars().count() <= MAX_DETAIL_CHARS);
+                        prop_assert!(!s.chars().any(char::is_control));
+                    }
+                    prop_assert!(!value.is_array() && !value.is_object());
+                }
+            }
+        }
+    }
 }
