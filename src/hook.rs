@@ -282,11 +282,17 @@ async fn read_tail(stream: &mut (impl AsyncReadExt + Unpin), tail: &mut Vec<u8>)
     }
 }
 
-/// The last `n` non-empty lines of `bytes`, as text.
+/// The last `n` non-empty lines of `bytes`, as text for the log: a sync tool's stderr often
+/// names its remote by URL, key included, so every URL in it is redacted, and control
+/// characters (a forged log line, terminal escapes) become spaces.
 fn last_lines(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|line| crate::probe::clip(&crate::redact::text(line), TAIL_BYTES))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Kills a run's process group when dropped while armed: on timeout, or when the run itself is
@@ -471,5 +477,10 @@ mod tests {
         assert_eq!(last_lines(b"a\n\nb\nc\n\n", 2), "b\nc");
         assert_eq!(last_lines(b"", 3), "");
         assert_eq!(last_lines(b"only", 3), "only");
+        let tail = last_lines(
+            b"ERROR: s3://AKIA:wJalr@bucket/x?X-Amz-Signature=abc failed\x1b[2J\n",
+            3,
+        );
+        assert_eq!(tail, "ERROR: s3://bucket/x?… failed [2J");
     }
 }
