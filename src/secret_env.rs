@@ -22,6 +22,11 @@
 //! also makes itself non-dumpable: `/proc/<pid>/mem`, `environ`, `fd/` become unreadable to
 //! other processes of its user, its own children included, and no core file is written.
 //!
+//! The same goes for every variable the config file names as `${NAME}` (and its `NAME_FILE`):
+//! a value interpolated into the config is as likely a credential (`url =
+//! "http://app:${DB_PASSWORD}@db/"`) as the two. Only the conventional non-secret variables
+//! ([`NEVER_SECRET`]: `PATH`, `HOME`, …) stay, since the daemon and its children need them.
+//!
 //! If the re-exec cannot happen (no `/proc`), the daemon runs on with the variables where they
 //! were and says so in the log: a status page that stays up beats one that refuses to start.
 
@@ -39,6 +44,27 @@ pub const SECRET_VARS: [&str; 4] = [
     "STATUS_TASK_PASSWORD_FILE",
     "SYMBIONT_TOKEN",
     "SYMBIONT_TOKEN_FILE",
+];
+/// Variables a config may name in `${…}` that are never secrets and that the daemon and its
+/// children need where they are (a sync command needs `HOME` and `PATH`).
+const NEVER_SECRET: [&str; 17] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "LANG",
+    "TZ",
+    "TMPDIR",
+    "HOSTNAME",
+    "PORT",
+    "RUST_LOG",
+    "SYMBIONT_URL",
+    "STATUS_PUBLIC_URL",
+    "STATE_DIRECTORY",
+    "RUNTIME_DIRECTORY",
+    "CONFIGURATION_DIRECTORY",
 ];
 /// systemd's directory of this service's credentials. The `*_FILE` variables already name the
 /// files in it (`%d/task-password`), so it is dropped, not handed over: a child that finds no
@@ -59,16 +85,25 @@ pub fn handed_over() -> &'static [(String, String)] {
     HANDED_OVER.get().map_or(&[], Vec::as_slice)
 }
 
-/// Moves the secrets out of the environment; see the module text. Call first thing in `main`,
-/// while the process has one thread. Returns only in the process that will run; a problem
-/// worth a log line (logging is not set up yet) comes back as text.
-pub fn scrub() -> Option<String> {
+/// Moves the secrets out of the environment; see the module text. `config_text` is the config
+/// file about to be loaded, if any: the variables it names in `${…}` move too. Call first thing
+/// in `main`, while the process has one thread. Returns only in the process that will run; a
+/// problem worth a log line (logging is not set up yet) comes back as text.
+pub fn scrub(config_text: Option<&str>) -> Option<String> {
     if std::env::var_os(MARKER).is_some() && stdin_is_handoff() {
         return receive();
     }
-    let present: Vec<(&str, OsString)> = SECRET_VARS
-        .iter()
-        .filter_map(|&name| std::env::var_os(name).map(|v| (name, v)))
+    let mut names: Vec<String> = SECRET_VARS.iter().map(|n| n.to_string()).collect();
+    for name in config_text.map(referenced_names).unwrap_or_default() {
+        for name in [format!("{name}_FILE"), name] {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let present: Vec<(String, OsString)> = names
+        .into_iter()
+        .filter_map(|name| std::env::var_os(&name).map(|v| (name, v)))
         .collect();
     if present.is_empty() && std::env::var_os(CREDENTIALS_DIRECTORY).is_none() {
         return None;
@@ -85,7 +120,7 @@ pub fn scrub() -> Option<String> {
 
 /// Writes the variables to a memfd and execs this binary with it as stdin. Returns the error
 /// when the exec failed (on success it does not return).
-fn reexec(present: &[(&str, OsString)]) -> std::io::Error {
+fn reexec(present: &[(String, OsString)]) -> std::io::Error {
     let memfd = match rustix::fs::memfd_create(MEMFD_NAME, rustix::fs::MemfdFlags::CLOEXEC) {
         Ok(fd) => fd,
         Err(e) => return e.into(),
@@ -111,7 +146,7 @@ fn reexec(present: &[(&str, OsString)]) -> std::io::Error {
         .env(MARKER, "1")
         .env_remove(CREDENTIALS_DIRECTORY)
         .stdin(Stdio::from(file));
-    for name in SECRET_VARS {
+    for (name, _) in present {
         command.env_remove(name);
     }
     let error = command.exec();
@@ -151,7 +186,7 @@ fn receive() -> Option<String> {
     problem
 }
 
-/// The known variables in an environ-style payload (`NAME=VALUE\0`…), and a problem to log.
+/// The variables in an environ-style payload (`NAME=VALUE\0`…), and a problem to log.
 fn parse(payload: &[u8]) -> (Vec<(String, String)>, Option<String>) {
     let mut vars = Vec::new();
     let mut problem = None;
@@ -159,17 +194,43 @@ fn parse(payload: &[u8]) -> (Vec<(String, String)>, Option<String>) {
         let Some(eq) = entry.iter().position(|&b| b == b'=') else {
             continue;
         };
-        let (name, value) = (&entry[..eq], &entry[eq + 1..]);
-        let Some(&known) = SECRET_VARS.iter().find(|n| n.as_bytes() == name) else {
+        let Ok(name) = std::str::from_utf8(&entry[..eq]) else {
             continue;
         };
-        match String::from_utf8(value.to_vec()) {
-            Ok(value) => vars.push((known.to_string(), value)),
+        if !is_name(name) {
+            continue;
+        }
+        match String::from_utf8(entry[eq + 1..].to_vec()) {
+            Ok(value) => vars.push((name.to_string(), value)),
             // Never the value itself: it is the secret.
-            Err(_) => problem = Some(format!("{known} is not UTF-8 text: ignored")),
+            Err(_) => problem = Some(format!("{name} is not UTF-8 text: ignored")),
         }
     }
     (vars, problem)
+}
+
+/// The variable names a config text refers to as `${NAME}`, but for [`NEVER_SECRET`] ones. A
+/// plain scan, not a TOML parse: a `${…}` in a comment moves a variable needlessly, which is
+/// harmless, and the file may not even parse (then `check` or `run` says so, as before).
+pub fn referenced_names(config_text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for piece in config_text.split("${").skip(1) {
+        let Some(end) = piece.find('}') else { continue };
+        let name = &piece[..end];
+        if is_name(name) && !NEVER_SECRET.contains(&name) && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: what a shell calls a variable name.
+fn is_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Puts /dev/null on stdin; the daemon never reads stdin.
@@ -192,9 +253,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_payload_keeps_known_variables_only() {
+    fn the_payload_keeps_variables_with_proper_names() {
         let (vars, problem) =
-            parse(b"SYMBIONT_TOKEN=a=b\0PATH=/bin\0STATUS_TASK_PASSWORD_FILE=/run/x\0junk\0\0");
+            parse(b"SYMBIONT_TOKEN=a=b\0bad name=x\0STATUS_TASK_PASSWORD_FILE=/run/x\0junk\0\0");
         assert_eq!(
             vars,
             [
@@ -210,6 +271,18 @@ mod tests {
         assert!(vars.is_empty());
         let problem = problem.unwrap();
         assert!(problem.contains("STATUS_TASK_PASSWORD") && !problem.contains("s3cr"));
+    }
+
+    #[test]
+    fn variables_named_in_the_config_are_found_but_not_the_conventional_ones() {
+        let text = r#"
+            url = "http://app:${DB_PASSWORD}@db/"   # and ${API_KEY} in a comment
+            path = "${HOME}/x/${PATH}"
+            again = "${DB_PASSWORD}", odd = "${not a name}", open = "${UNCLOSED"
+        "#;
+        assert_eq!(referenced_names(text), ["DB_PASSWORD", "API_KEY"]);
+        assert!(referenced_names("no references").is_empty());
+        assert!(is_name("_A1") && !is_name("1A") && !is_name("") && !is_name("A-B"));
     }
 
     #[test]

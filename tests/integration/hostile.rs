@@ -470,3 +470,28 @@ fn a_daemon_holding_a_secret_keeps_its_memory_from_processes_of_its_user() {
         assert_eq!(said.trim(), want, "with a secret: {with_secret}");
     }
 }
+
+#[test]
+fn variables_the_config_names_are_moved_out_of_the_environment_too() {
+    let scratch = tempfile::tempdir().unwrap();
+    let seen = scratch.path().join("seen");
+    let site = Site::new(&format!(
+        "interval = \"100ms\"\non_publish = '{}'\n# the cache lives in ${{HOME}}\n[[service]]\nname = \"db\"\nkind = \"http\"\nurl = \"http://app:${{DB_PASSWORD}}@127.0.0.1:9/\"\n",
+        snooping_hook(&seen)
+    ));
+    let mut cmd = site.command(&["run"]);
+    cmd.env("DB_PASSWORD", "db-pw-7c1e")
+        .env("HOME", "/home/for-the-hook");
+    let daemon = site.start_with(cmd);
+    wait_until("the hook ran", WAIT, || {
+        std::fs::read_to_string(&seen).is_ok_and(|s| s.contains("== end"))
+    });
+    let seen_text = std::fs::read_to_string(&seen).unwrap();
+    assert!(
+        !seen_text.contains("db-pw-7c1e"),
+        "on_publish found a variable the config names:\n{seen_text}"
+    );
+    // The conventional variables stay where the hook needs them.
+    assert!(seen_text.contains("HOME=/home/for-the-hook"), "{seen_text}");
+    assert!(!daemon.log().contains("db-pw-7c1e"));
+}
