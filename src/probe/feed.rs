@@ -141,6 +141,15 @@ pub async fn check(
         o.latency = Some(response.latency);
         return o;
     }
+    if response.truncated {
+        // Cut at the cap, it would only fail to parse, with a message about column 1048576.
+        let mut o = Outcome::down(format!(
+            "the feed is larger than {} KiB: not read",
+            BODY_CAP / 1024
+        ));
+        o.latency = Some(response.latency);
+        return o;
+    }
     let mut outcome = read_feed(&response.body, Utc::now());
     outcome.latency = Some(response.latency);
     let (status, error) = degrade_if_slow(

@@ -153,12 +153,27 @@ fn a_feed_peer_with_ten_thousand_services_is_bounded_on_the_page_and_in_the_feed
     );
     assert!(body.len() > 500_000, "the peer's feed is big");
     let peer = Peer::start(Behaviour::json(200, &body));
+    // And one past the 1 MiB a probe reads.
+    let services: Vec<Value> = (0..30_000)
+        .map(|i| json!({"name": format!("service number {i:05} of a very large peer"), "status": "up"}))
+        .collect();
+    let huge = feed_body(
+        &now_json(),
+        "5",
+        "\"up\"",
+        &Value::Array(services).to_string(),
+    );
+    let huge = Peer::start(Behaviour::json(200, &huge));
     let site = Site::new(&format!(
-        "interval = \"100ms\"\n{}",
-        feed_service("big", &peer)
+        "interval = \"100ms\"\n{}{}",
+        feed_service("big", &peer),
+        feed_service("huge", &huge)
     ));
     let daemon = site.start();
-    let status = wait_checked(&site, &["big"]);
+    let status = wait_checked(&site, &["big", "huge"]);
+    let s = service(&status, "huge");
+    assert_eq!(s["status"], "down");
+    assert_eq!(s["error"], "the feed is larger than 1024 KiB: not read");
     let s = service(&status, "big");
     assert_eq!(s["status"], "down");
     let error = s["error"].as_str().unwrap();
