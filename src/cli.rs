@@ -59,7 +59,9 @@ Environment:
                               SYMBIONT_TOKEN_FILE, a file holding it
   RUST_LOG                    log level or filter, to stderr (default: info)
   The two secrets live only in the environment or their files: never in the config file, the
-  published files or the log.
+  published files or the log. At start they are moved out of the process environment (it
+  re-executes itself, same pid), so on_publish finds them neither in its environment nor in
+  /proc of the daemon.
 
 Files written:
   out_dir (default ./public; the web root), each file atomically (temporary .dot-file, then

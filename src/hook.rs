@@ -7,8 +7,10 @@
 //!   last publish is always synced, and a sync slower than the interval runs back to back
 //!   rather than piling up.
 //! - `sh -c COMMAND` in its own process group, with `CORTEX_STATUS_OUT_DIR` (absolute) in its
-//!   environment and without the two secrets' variables. stdin and stdout are /dev/null; the
-//!   last few lines of stderr are kept for the log.
+//!   environment and without the two secrets' variables nor `CREDENTIALS_DIRECTORY`; the
+//!   daemon's own environment no longer holds them either (`secret_env`), so
+//!   `/proc/$PPID/environ` does not show them. stdin and stdout are /dev/null; the last few
+//!   lines of stderr are kept for the log.
 //! - After `timeout` the whole process group is killed (a `sh -c` that started `rsync` would
 //!   otherwise leave it running, holding the stderr pipe open). Dropping a run (the daemon
 //!   shutting down) kills it the same way.
@@ -32,12 +34,17 @@ const TAIL_LINES: usize = 5;
 /// After the group is killed, how long to wait for the stderr pipe to close. Only a process
 /// that left the group (setsid) could hold it open longer; its output is then not waited for.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
-/// Variables the command is not given: the task form's secrets are the daemon's alone.
-const WITHHELD_ENV: [&str; 4] = [
+/// Variables the command is not given: the task form's secrets are the daemon's alone, and so
+/// is systemd's credentials directory. Since the start moved the secrets out of the daemon's
+/// environment (`secret_env`) they are normally not there; removing them again costs nothing
+/// and holds if that move could not be made.
+const WITHHELD_ENV: [&str; 6] = [
     "STATUS_TASK_PASSWORD",
     "STATUS_TASK_PASSWORD_FILE",
     "SYMBIONT_TOKEN",
     "SYMBIONT_TOKEN_FILE",
+    crate::secret_env::CREDENTIALS_DIRECTORY,
+    crate::secret_env::MARKER,
 ];
 
 /// The configured command and the state of its runs.
@@ -275,11 +282,17 @@ async fn read_tail(stream: &mut (impl AsyncReadExt + Unpin), tail: &mut Vec<u8>)
     }
 }
 
-/// The last `n` non-empty lines of `bytes`, as text.
+/// The last `n` non-empty lines of `bytes`, as text for the log: a sync tool's stderr often
+/// names its remote by URL, key included, so every URL in it is redacted, and control
+/// characters (a forged log line, terminal escapes) become spaces.
 fn last_lines(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|line| crate::probe::clip(&crate::redact::text(line), TAIL_BYTES))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Kills a run's process group when dropped while armed: on timeout, or when the run itself is
@@ -464,5 +477,10 @@ mod tests {
         assert_eq!(last_lines(b"a\n\nb\nc\n\n", 2), "b\nc");
         assert_eq!(last_lines(b"", 3), "");
         assert_eq!(last_lines(b"only", 3), "only");
+        let tail = last_lines(
+            b"ERROR: s3://AKIA:wJalr@bucket/x?X-Amz-Signature=abc failed\x1b[2J\n",
+            3,
+        );
+        assert_eq!(tail, "ERROR: s3://bucket/x?… failed [2J");
     }
 }

@@ -26,6 +26,7 @@ pub mod publish;
 pub mod redact;
 pub mod reload;
 pub mod render;
+pub mod secret_env;
 pub mod server;
 pub mod snapshot;
 pub mod tasks;
@@ -40,7 +41,20 @@ use std::sync::Arc;
 
 /// Runs a parsed command line and maps the outcome to an exit code: 0 done, 1 failed.
 pub fn main(cli: Cli) -> ExitCode {
+    // First, while there is one thread: may re-exec this binary without the secrets in its
+    // environment (see secret_env), so nothing before it may have effects but reading the
+    // config file, whose `${NAME}` references name more variables to move.
+    let config_text = std::fs::read_to_string(
+        cli.config
+            .as_deref()
+            .unwrap_or(std::path::Path::new(config::DEFAULT_FILE)),
+    )
+    .ok();
+    let scrub_problem = secret_env::scrub(config_text.as_deref());
     init_logging();
+    if let Some(problem) = scrub_problem {
+        tracing::warn!("{problem}");
+    }
     let env = config::process_env();
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => {

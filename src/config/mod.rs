@@ -241,8 +241,15 @@ impl std::error::Error for ConfigErrors {}
 /// The environment as the config sees it; a map so tests need not touch the process's.
 pub type Env = HashMap<String, String>;
 
+/// The process environment plus the secret variables handed over at start (they are no
+/// longer in the real one, see `secret_env`). A variable that is not UTF-8 is left out rather
+/// than panicking (`std::env::vars` would).
 pub fn process_env() -> Env {
-    std::env::vars().collect()
+    let mut env: Env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    env.extend(crate::secret_env::handed_over().iter().cloned());
+    env
 }
 
 /// The keys each table knows; anything else is a typo to report.

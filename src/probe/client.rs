@@ -262,7 +262,14 @@ async fn exchange(
     };
     let chunked =
         header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    let length = header("content-length").map(|v| v.trim().parse::<usize>());
+    // Digits only (Rust's parse would take "+5"); a length past usize is refused, not wrapped.
+    let length = header("content-length").map(|v| {
+        let v = v.trim();
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        v.parse::<usize>().map_err(|_| ())
+    });
     let no_body = request.method == "HEAD" || status == 204 || status == 304;
     let cap = request.body_cap;
     let read = if no_body {
@@ -272,8 +279,8 @@ async fn exchange(
     } else {
         match length {
             Some(Ok(n)) => reader.exact(n, cap).await,
-            Some(Err(_)) => Err(Error::Protocol(
-                "a Content-Length that is not a number".into(),
+            Some(Err(())) => Err(Error::Protocol(
+                "a Content-Length that is not a number of bytes".into(),
             )),
             None => {
                 keep = false;
@@ -500,14 +507,20 @@ impl Reader<'_> {
         loop {
             let line = self.line().await?;
             let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| Error::Protocol(format!("a bad chunk size {size_text:?}")))?;
+            // Hex digits only (from_str_radix would take a sign); the text quoted is clipped.
+            let size = Some(size_text)
+                .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|t| usize::from_str_radix(t, 16).ok())
+                .ok_or_else(|| {
+                    Error::Protocol(format!("a bad chunk size {:?}", super::clip(size_text, 40)))
+                })?;
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.line().await?.is_empty() {}
                 return Ok((body, false));
             }
-            if body.len() + size > cap {
+            // `size` is the peer's number, up to usize::MAX: compare without adding to it.
+            if size > cap - body.len() {
                 let room = cap - body.len();
                 self.take(room, &mut body, cap).await?;
                 return Ok((body, true));
@@ -711,6 +724,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn huge_lengths_and_chunk_sizes_are_capped_or_refused_never_overflowed() {
+        let s = script(
+            vec![
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\nbc",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nxyz",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
+            ],
+            true,
+        );
+        let client = Client::new();
+        let u = url(s.addr, "/");
+        let r = get(&client, &mut None, &u).await.unwrap();
+        assert!(r.truncated && r.body.starts_with(b"a"), "{r:?}");
+        let r = get(&client, &mut None, &u).await.unwrap();
+        assert!(r.truncated && r.body == b"xyz", "{r:?}");
+        for _ in 0..2 {
+            let e = get(&client, &mut None, &u).await.unwrap_err();
+            assert!(e.to_string().contains("Content-Length"), "{e}");
+        }
+        let e = get(&client, &mut None, &u).await.unwrap_err();
+        assert!(e.to_string().contains("bad chunk size"), "{e}");
+    }
+
+    #[tokio::test]
     async fn credentials_in_the_url_become_basic_auth_and_post_sends_its_body() {
         let s = script(
             vec![
@@ -739,5 +778,112 @@ mod tests {
         let r = client.send(&mut kept, request).await.unwrap();
         assert_eq!(r.status, 202);
         assert!(kept.is_none(), "a POST never leaves a connection for reuse");
+    }
+
+    mod properties {
+        //! Any bytes a server may answer, and heads with random framing numbers, through the
+        //! response reader: it never panics, and a body it returns is within the cap.
+        use super::*;
+        use proptest::prelude::*;
+
+        const CAP: usize = 4096;
+
+        /// Runs one exchange against a server that answers `response` and closes.
+        fn exchange_with(response: Vec<u8>) -> Option<Response> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let (client, mut server) = tokio::io::duplex(1 << 16);
+                let mut conn = Conn {
+                    io: Box::new(client),
+                    origin: "http://peer:80".into(),
+                };
+                let url = Url::parse("http://peer/").unwrap();
+                let ask = async move {
+                    let result =
+                        exchange(&mut conn, &Request::get(&url, CAP), Instant::now()).await;
+                    // Closing our end ends a server still writing past the cap.
+                    drop(conn);
+                    result
+                };
+                let answer = async move {
+                    let _ = server.write_all(&response).await;
+                    let _ = server.shutdown().await;
+                };
+                let (result, ()) = tokio::join!(ask, answer);
+                match result {
+                    Ok((response, _)) => Some(response),
+                    Err(_) => None,
+                }
+            })
+        }
+
+        /// A number where a length or chunk size goes, as a server might write it.
+        fn number() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (0usize..10_000).prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<u128>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| format!("{n:x}")),
+                prop::sample::select(vec![
+                    "",
+                    "+5",
+                    "-1",
+                    "ffffffffffffffff",
+                    "10000000000000000",
+                    " 5 ",
+                    "5, 6",
+                    "0x10",
+                    "1e3",
+                ])
+                .prop_map(str::to_string),
+            ]
+        }
+
+        fn framed() -> impl Strategy<Value = Vec<u8>> {
+            (
+                prop_oneof![Just(true), Just(false)],
+                number(),
+                proptest::collection::vec((number(), 0usize..64), 0..6),
+                proptest::collection::vec(any::<u8>(), 0..256),
+            )
+                .prop_map(|(chunked, length, chunks, tail)| {
+                    let mut out = if chunked {
+                        let mut head =
+                            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                        for (size, len) in chunks {
+                            head.extend_from_slice(format!("{size}\r\n").as_bytes());
+                            head.extend(std::iter::repeat_n(b'x', len));
+                            head.extend_from_slice(b"\r\n");
+                        }
+                        head
+                    } else {
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n").into_bytes()
+                    };
+                    out.extend_from_slice(&tail);
+                    out
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            #[test]
+            fn framing_numbers_never_panic_and_bodies_stay_capped(response in framed()) {
+                if let Some(r) = exchange_with(response) {
+                    prop_assert!(r.body.len() <= CAP);
+                }
+            }
+
+            #[test]
+            fn any_bytes_never_panic(response in proptest::collection::vec(any::<u8>(), 0..3000)) {
+                if let Some(r) = exchange_with(response) {
+                    prop_assert!(r.body.len() <= CAP);
+                }
+            }
+        }
     }
 }

@@ -1,10 +1,13 @@
 //! The `http` probe: a GET, classified by status code and latency, with a JSON body's top-level
 //! scalars kept as `details` (Symbiont's own `/status` is such a body).
 //!
-//! Error texts never include the URL, which may carry credentials.
+//! Error texts never include the URL, which may carry credentials. What the body says reaches
+//! our page only bounded (a few fields, each key and text clipped) and with any URL in it shown
+//! without userinfo or query: a status body may well echo a connection string.
 
 use super::client::{Client, Conn, Request};
-use super::{Outcome, degrade_if_slow};
+use super::{Outcome, clip, degrade_if_slow};
+use crate::redact;
 use crate::snapshot::{Status, format_time};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -16,6 +19,10 @@ pub const BODY_CAP: usize = 1 << 20;
 /// whatever a service answers.
 const MAX_DETAILS: usize = 32;
 const MAX_DETAIL_CHARS: usize = 256;
+/// A key longer than this is cut: keys are names, not content.
+const MAX_KEY_CHARS: usize = 64;
+/// A reason phrase is a word or two; a server that sends a novel is cut.
+const MAX_REASON_CHARS: usize = 100;
 
 pub async fn check(
     client: &Client,
@@ -28,7 +35,8 @@ pub async fn check(
         Ok(r) => r,
         Err(e) => return Outcome::down(e.to_string()),
     };
-    let reason = (!response.reason.is_empty()).then_some(response.reason.as_str());
+    let reason = clip(&response.reason, MAX_REASON_CHARS);
+    let reason = (!reason.is_empty()).then_some(reason.as_str());
     let (status, error) = classify(response.status, reason, expect_status);
     let (status, error) = degrade_if_slow(status, error, response.latency, degraded_after);
     let mut outcome = Outcome::new(status, Some(response.latency), error);
@@ -76,6 +84,7 @@ pub fn details(body: &[u8]) -> Map<String, Value> {
             Value::Array(_) | Value::Object(_) => None,
         })
         .take(MAX_DETAILS)
+        .map(|(key, value)| (clip(&key, MAX_KEY_CHARS), value))
         .collect()
 }
 
@@ -95,11 +104,10 @@ fn normalise_text(mut s: String) -> String {
             }
         }
     }
-    if s.chars().count() > MAX_DETAIL_CHARS {
-        s = s.chars().take(MAX_DETAIL_CHARS - 1).collect();
-        s.push('…');
+    if s.contains("://") {
+        s = redact::text(&s);
     }
-    s
+    clip(&s, MAX_DETAIL_CHARS)
 }
 
 /// `YYYY-MM-DD` followed by `T` or a space and more.
@@ -156,6 +164,19 @@ mod tests {
     }
 
     #[test]
+    fn detail_keys_are_clipped_and_urls_in_texts_redacted() {
+        let body = json!({
+            "k".repeat(10_000): 1,
+            "database": "postgres://app:hunter2@db.local:5432/app?sslkey=abc",
+            "line": "one\ntwo",
+        });
+        let d = details(body.to_string().as_bytes());
+        assert!(d.keys().all(|k| k.chars().count() <= MAX_KEY_CHARS));
+        assert_eq!(d["database"], "postgres://db.local:5432/app?…");
+        assert_eq!(d["line"], "one two");
+    }
+
+    #[test]
     fn garbage_gives_no_details() {
         assert!(details(b"<html>oops</html>").is_empty());
         assert!(details(b"[1,2,3]").is_empty());
@@ -175,5 +196,54 @@ mod tests {
             d.values()
                 .all(|v| v.as_str().unwrap().chars().count() == MAX_DETAIL_CHARS)
         );
+    }
+
+    mod properties {
+        //! Whatever a body holds, `details` stays within its bounds and never panics.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text(max: usize) -> impl Strategy<Value = String> {
+            proptest::collection::vec(any::<char>(), 0..max)
+                .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|i| json!(i)),
+                any::<u64>().prop_map(|u| json!(u)),
+                any::<f64>().prop_map(|f| json!(f)),
+                text(600).prop_map(Value::String),
+                Just(json!("2026-11-24T10:00:00+14:00")),
+                Just(json!("+262143-12-31T23:59:59Z")),
+                Just(json!("9999-99-99 99:99:99")),
+            ];
+            leaf.prop_recursive(4, 100, 10, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..10).prop_map(Value::Array),
+                    proptest::collection::vec((text(200), inner), 0..60)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn details_are_bounded_whatever_the_body(value in any_json()) {
+                let d = details(value.to_string().as_bytes());
+                prop_assert!(d.len() <= MAX_DETAILS);
+                for (key, value) in &d {
+                    prop_assert!(key.chars().count() <= MAX_KEY_CHARS);
+                    prop_assert!(!key.chars().any(char::is_control));
+                    if let Value::String(s) = value {
+                        prop_assert!(s.chars().count() <= MAX_DETAIL_CHARS);
+                        prop_assert!(!s.chars().any(char::is_control));
+                    }
+                    prop_assert!(!value.is_array() && !value.is_object());
+                }
+            }
+        }
     }
 }

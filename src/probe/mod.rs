@@ -9,6 +9,13 @@
 //!   then (its timeout is longer than the interval) keeps running in the background; the
 //!   service shows its previous result, and no second probe of it is started until the first
 //!   ends. So probes never stack, and a slow service never delays the next cycle.
+//!
+//! Text rules: whatever a probe reports comes partly from outside (a server's reason phrase, a
+//! peer's service names, a JSON body). Every error passes [`redact::text`] (no userinfo or
+//! query string of any URL in it) and [`clip`] (no control characters, at most
+//! [`MAX_ERROR_CHARS`]) on its way out of [`probe`], so no target can put a secret, a forged log
+//! line or a megabyte of text on our page, feed or log. Numbers from outside are checked before
+//! any arithmetic: `Duration` arithmetic panics on overflow, in release builds too.
 
 pub mod client;
 mod feed;
@@ -17,6 +24,7 @@ mod systemd;
 mod tcp;
 
 use crate::config::{Check, ServiceConfig};
+use crate::redact;
 use crate::snapshot::{Status, millis};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -24,6 +32,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// The longest error a probe reports: a sentence or two, whatever the target sent.
+pub const MAX_ERROR_CHARS: usize = 512;
+
+/// Outside text as it may be shown: control characters (newlines that would forge a log line,
+/// escapes that would drive a terminal) become spaces, and text longer than `max` characters is
+/// cut, with `…` marking the cut. Never longer than `max` characters.
+pub fn clip(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
+    for _ in 0..max {
+        match chars.next() {
+            Some(c) => out.push(if c.is_control() { ' ' } else { c }),
+            None => return out,
+        }
+    }
+    if max > 0 && chars.next().is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
 
 /// The result of one check of one service.
 #[derive(Debug, Clone)]
@@ -192,7 +222,7 @@ async fn probe(
             }
         }
     };
-    match tokio::time::timeout(service.timeout, check).await {
+    let (mut outcome, conn) = match tokio::time::timeout(service.timeout, check).await {
         Ok(outcome) => (outcome, conn),
         Err(_) => (
             Outcome::down(format!(
@@ -201,12 +231,41 @@ async fn probe(
             )),
             None,
         ),
-    }
+    };
+    outcome.error = outcome.error.map(|e| shown_error(&e));
+    (outcome, conn)
+}
+
+/// An error as the page, the feed and the log may show it: URLs redacted, then clipped.
+fn shown_error(error: &str) -> String {
+    clip(&redact::text(error), MAX_ERROR_CHARS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_bounds_and_cleans_outside_text() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("eleven char", 10), "eleven ch…");
+        assert_eq!(clip("a\nforged: line\x1b[31m", 100), "a forged: line [31m");
+        assert_eq!(clip(&"é".repeat(1000), 5).chars().count(), 5);
+        assert_eq!(clip("abc", 0), "");
+        assert_eq!(clip("", 3), "");
+    }
+
+    #[test]
+    fn errors_leave_probe_redacted_and_bounded() {
+        let e = shown_error(&format!(
+            "HTTP 500 see http://admin:pw@db.local/x?token=abc {}",
+            "x".repeat(100_000)
+        ));
+        assert!(!e.contains("pw") && !e.contains("token=abc"), "{e}");
+        assert!(e.starts_with("HTTP 500 see http://db.local/x?…"), "{e}");
+        assert_eq!(e.chars().count(), MAX_ERROR_CHARS);
+    }
 
     #[test]
     fn slow_up_is_degraded_and_says_why() {

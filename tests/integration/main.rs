@@ -13,6 +13,7 @@ mod feeds;
 mod first_hour;
 mod history;
 mod hook;
+mod hostile;
 mod package;
 mod pages;
 mod preview;
