@@ -17,10 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     let public_dir = config.api.serve_public.then(|| config.out_dir.clone());
-    let task_api = Arc::new(std::sync::RwLock::new(Arc::new(TaskApi::new(
-        &config,
-        tokio::runtime::Handle::current(),
-    ))));
+    let task_api = Arc::new(std::sync::RwLock::new(Arc::new(TaskApi::new(&config))));
     let server = Server::start(
         config.api.listen,
         public_dir,
@@ -47,9 +44,8 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
                 if change.config {
                     match reload_config(&config) {
                         Ok(new) => {
-                            *task_api.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(
-                                TaskApi::new(&new, tokio::runtime::Handle::current()),
-                            );
+                            *task_api.write().unwrap_or_else(|e| e.into_inner()) =
+                                Arc::new(TaskApi::new(&new));
                             if new.interval != config.interval {
                                 ticker = new_ticker(new.interval);
                             }
@@ -75,7 +71,7 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
         let started = Instant::now();
         let report = generator.cycle(started + config.interval).await;
         let took = started.elapsed();
-        health.record(report.snapshot.generated_at, report.published, took);
+        health.record(report.snapshot.generated_at, report.failure.as_deref(), took);
         tracing::debug!(
             "cycle done in {:.2} ms: overall {}, {} errors",
             took.as_secs_f64() * 1000.0,
@@ -85,7 +81,7 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
     }
     tracing::info!("shutting down");
     generator.flush();
-    server.stop();
+    server.stop().await;
     Ok(())
 }
 

@@ -512,6 +512,8 @@ fn the_rate_limit_holds_per_address() {
 #[test]
 fn health_answers_while_requests_wait_on_a_slow_symbiont() {
     let s = setup_with("10s");
+    // Health says "ok" from the first publish on; under load that may take a while.
+    s.daemon.wait_for_cycles(1, Duration::from_secs(20));
     s.symbiont.set(Mode::Slow(Duration::from_secs(3)));
     let addr = s.daemon.addr();
     let waiting: Vec<_> = (0..20)
@@ -521,7 +523,7 @@ fn health_answers_while_requests_wait_on_a_slow_symbiont() {
     let start = Instant::now();
     let h = s.daemon.health();
     let took = start.elapsed();
-    assert_eq!(h["status"], "ok");
+    assert_eq!(h["status"], "ok", "{h}");
     // A bound, not a timing: the slow calls take 3 s each; health must not queue behind them.
     assert!(took < Duration::from_secs(2), "health took {took:?}");
     let statuses: Vec<u16> = waiting.into_iter().map(|t| t.join().unwrap()).collect();
