@@ -71,7 +71,11 @@ pub async fn run(config: Arc<Config>, shutdown: impl Future<Output = ()>) -> any
         let started = Instant::now();
         let report = generator.cycle(started + config.interval).await;
         let took = started.elapsed();
-        health.record(report.snapshot.generated_at, report.failure.as_deref(), took);
+        health.record(
+            report.snapshot.generated_at,
+            report.failure.as_deref(),
+            took,
+        );
         tracing::debug!(
             "cycle done in {:.2} ms: overall {}, {} errors",
             took.as_secs_f64() * 1000.0,

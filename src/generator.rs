@@ -554,7 +554,9 @@ fn write_outputs(
     let before = snapshot.errors.len();
     if !crate::feeds::write(out_dir, site_info, snapshot, with_assets) {
         let theirs = snapshot.errors.get(before).cloned();
-        first = first.or(theirs).or_else(|| Some("an output could not be written".into()));
+        first = first
+            .or(theirs)
+            .or_else(|| Some("an output could not be written".into()));
     }
     let json = render::json(snapshot);
     if let Err(e) = publish::write_with_gz(out_dir, "status.json", &json).context("status.json") {

@@ -60,9 +60,9 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     };
     // The messages name the file being published, never the temporary one: its random name
     // would make every cycle's failure a new message, logged again each time.
-    let mut tmp = tmp.map_err(|e| os_error(&e)).with_context(|| {
-        format!("cannot create a temporary file in {}", parent.display())
-    })?;
+    let mut tmp = tmp
+        .map_err(|e| os_error(&e))
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     tmp.write_all(bytes)
         .map_err(|e| os_error(&e))
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -373,7 +373,10 @@ mod tests {
             .prefix(".publish-")
             .tempfile_in(&missing)
             .unwrap_err();
-        assert!(e.to_string().contains(".publish-"), "tempfile names it: {e}");
+        assert!(
+            e.to_string().contains(".publish-"),
+            "tempfile names it: {e}"
+        );
         let plain = os_error(&e);
         assert!(!plain.to_string().contains(".publish-"), "{plain}");
         assert!(plain.to_string().contains("(os error 2)"), "{plain}");

@@ -110,8 +110,14 @@ mod tests {
     #[test]
     fn text_redacts_every_url_in_it() {
         let t = text("bad url \"http://admin:s3cret@db.local/x?k=v\", then https://u@h/p. end");
-        assert!(!t.contains("s3cret") && !t.contains("admin") && !t.contains("k=v"), "{t}");
-        assert!(t.contains("http://db.local/x?…") && t.contains("https://h/p. end"), "{t}");
+        assert!(
+            !t.contains("s3cret") && !t.contains("admin") && !t.contains("k=v"),
+            "{t}"
+        );
+        assert!(
+            t.contains("http://db.local/x?…") && t.contains("https://h/p. end"),
+            "{t}"
+        );
         assert_eq!(text("no urls here"), "no urls here");
     }
 

@@ -299,7 +299,11 @@ fn refuse(tcp: tokio::net::TcpStream) {
 }
 
 impl App {
-    async fn route(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn route(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let path = request.uri().path().to_string();
         if tasks::is_task_path(&path) {
             let api = Arc::clone(&self.tasks.read().unwrap_or_else(|e| e.into_inner()));

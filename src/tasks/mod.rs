@@ -137,7 +137,11 @@ impl TaskApi {
     }
 
     /// Answers a request for [`is_task_path`].
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let answer = match self.in_flight.try_acquire() {
             Ok(_permit) => self.answer(request, peer).await,
             Err(_) => Err(ApiError::Busy),

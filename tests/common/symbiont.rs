@@ -187,7 +187,11 @@ fn echo(mode: &Mode, method: &str, headers: &[(String, String)]) -> (u16, &'stat
     let encoded = |s: &str| s.replace(' ', "+");
     let body = match (mode, method) {
         (Mode::EchoId, "POST") => {
-            return (200, "application/json", serde_json::json!({ "task_id": auth }).to_string());
+            return (
+                200,
+                "application/json",
+                serde_json::json!({ "task_id": auth }).to_string(),
+            );
         }
         (_, "POST") => serde_json::json!({
             "error": format!("invalid token: {auth} (the password was {PASSWORD}?)"),

@@ -11,6 +11,7 @@ mod deploy;
 mod feeds;
 mod history;
 mod hook;
+mod listener;
 mod pages;
 mod preview;
 mod probes;

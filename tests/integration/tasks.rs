@@ -547,7 +547,10 @@ fn an_echoing_symbiont_never_gets_a_secret_relayed() {
     let r = post_json(s.daemon.addr(), br#"{"prompt": "hi"}"#);
     assert_eq!(r.status, 502, "{}", r.text());
     let error = json_of(&r)["error"].as_str().unwrap().to_string();
-    assert!(error.contains("invalid token: Bearer [redacted]"), "{error}");
+    assert!(
+        error.contains("invalid token: Bearer [redacted]"),
+        "{error}"
+    );
     leaks("the error", &r.text());
 
     let r = request(
