@@ -160,7 +160,7 @@ fn serve(
             "text/plain",
             "Internal error, please retry\n".to_string(),
         ),
-        Mode::Echo | Mode::EchoId => echo(&mode, &method, &headers_of(&received, n)),
+        Mode::Echo | Mode::EchoId => echo(&mode, &method, &headers_of(received, n)),
         Mode::Slow(d) => {
             std::thread::sleep(d);
             normal(&method, &target, n, polls)
