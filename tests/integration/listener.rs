@@ -131,12 +131,45 @@ fn a_client_that_pipelines_and_never_reads_stalls_only_itself() {
     assert!(got < 16 << 20, "it got {got} bytes");
 }
 
+/// A cgroup (v1 `pids` controller) with a task limit around a process, as systemd's `TasksMax`
+/// puts one; the process is moved back out and the group removed on drop.
+struct TasksMax {
+    dir: std::path::PathBuf,
+    pid: u32,
+}
+
+impl TasksMax {
+    fn limit(pid: u32, max: u32) -> Option<TasksMax> {
+        let root = std::path::Path::new("/sys/fs/cgroup/pids");
+        let dir = root.join(format!("cortex-status-test-{pid}"));
+        std::fs::create_dir(&dir).ok()?;
+        let group = TasksMax { dir, pid };
+        std::fs::write(group.dir.join("pids.max"), max.to_string()).ok()?;
+        std::fs::write(group.dir.join("cgroup.procs"), pid.to_string()).ok()?;
+        Some(group)
+    }
+}
+
+impl Drop for TasksMax {
+    fn drop(&mut self) {
+        let root = self.dir.parent().unwrap().join("cgroup.procs");
+        let _ = std::fs::write(root, self.pid.to_string());
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 #[test]
 fn a_thousand_idle_and_half_open_connections_cost_no_thread_each() {
     let site = Site::new("interval = \"1s\"\n");
     let daemon = started(&site);
     let addr = daemon.addr();
     let pid = daemon.child.id();
+    // Under a task limit far below 1000, as a unit's TasksMax would set: a thread per connection
+    // would fail to spawn (and abort the process).
+    let _tasks_max = TasksMax::limit(pid, 16);
+    if _tasks_max.is_none() {
+        println!("no pids cgroup here: the thread count alone must show it");
+    }
     let threads_before = proc_status(pid, "Threads");
     let rss_before = proc_status(pid, "VmRSS");
     let fds_before = open_fds(pid);
