@@ -543,3 +543,42 @@ fn health_reports_a_full_or_read_only_out_dir_and_recovers() {
     fs.remount("rw");
     health_becomes(&daemon, "ok");
 }
+
+#[test]
+fn a_prompt_that_trickles_in_gets_408_and_a_head_gets_the_length_without_the_body() {
+    use crate::common::symbiont::{FakeSymbiont, PASSWORD, TOKEN};
+    let symbiont = FakeSymbiont::start();
+    let (_site, daemon) = symbiont.daemon("interval = \"1h\"", "5s", PASSWORD, TOKEN);
+    let addr = daemon.addr();
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /api/tasks HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {PASSWORD}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"prompt\": "
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // The rest of the body never comes.
+    s.set_read_timeout(Some(CLOSED_WITHIN)).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive within"), "{text}");
+    assert!(symbiont.received().is_empty());
+
+    // HEAD: the length a GET would have, and no body.
+    daemon.wait_for_cycles(1, Duration::from_secs(20));
+    let (status, page) = get_within(addr, "/", Duration::from_secs(20)).unwrap();
+    assert_eq!(status, 200);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(format!("HEAD / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(
+        text.contains(&format!("content-length: {}\r\n", page.len())),
+        "{text}"
+    );
+    assert!(text.ends_with("\r\n\r\n"), "a HEAD has no body: {text}");
+}
