@@ -47,7 +47,7 @@ impl Running {
             match reload_config(&self.config) {
                 Ok(new) => {
                     *self.task_api.write().unwrap_or_else(|e| e.into_inner()) =
-                        Arc::new(TaskApi::new(&new, tokio::runtime::Handle::current()));
+                        Arc::new(TaskApi::new(&new));
                     if new.interval != self.config.interval {
                         self.ticker = new_ticker(new.interval);
                     }
@@ -82,10 +82,7 @@ impl Running {
 pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     let public_dir = config.api.serve_public.then(|| config.out_dir.clone());
-    let task_api = Arc::new(std::sync::RwLock::new(Arc::new(TaskApi::new(
-        &config,
-        tokio::runtime::Handle::current(),
-    ))));
+    let task_api = Arc::new(std::sync::RwLock::new(Arc::new(TaskApi::new(&config))));
     let server = Server::start(
         config.api.listen,
         public_dir,
@@ -162,7 +159,11 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
             .cycle(started + running.config.interval, stopping)
             .await;
         let took = started.elapsed();
-        health.record(report.snapshot.generated_at, report.published, took);
+        health.record(
+            report.snapshot.generated_at,
+            report.failure.as_deref(),
+            took,
+        );
         tracing::debug!(
             "cycle done in {:.2} ms: overall {}, {} errors",
             took.as_secs_f64() * 1000.0,
@@ -175,7 +176,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
     // Probes still in flight are tasks on the runtime; its shutdown (lib.rs) drops them.
     running.generator.flush();
     drop(running);
-    server.stop();
+    server.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -140,6 +140,8 @@ pub struct CycleReport {
     pub snapshot: Snapshot,
     /// False when a page failed to render or a file failed to write (the old file stays).
     pub published: bool,
+    /// The first reason `published` is false, for `/api/health`.
+    pub failure: Option<String>,
 }
 
 pub struct Generator {
@@ -261,7 +263,7 @@ impl Generator {
                 maintenance,
                 errors,
             };
-            let published = write_outputs(
+            let failure = write_outputs(
                 &out_dir,
                 site.as_deref(),
                 &template_problems,
@@ -269,10 +271,11 @@ impl Generator {
                 with_assets,
                 &mut snapshot,
             );
-            (sampler, history, snapshot, before_render, published)
+            (sampler, history, snapshot, before_render, failure)
         });
         match task.await {
-            Ok((sampler, history, snapshot, before_render, published)) => {
+            Ok((sampler, history, snapshot, before_render, failure)) => {
+                let published = failure.is_none();
                 self.host = sampler;
                 self.history = Some(history);
                 self.last = Some((snapshot.clone(), before_render));
@@ -284,6 +287,7 @@ impl Generator {
                 CycleReport {
                     snapshot,
                     published,
+                    failure,
                 }
             }
             Err(e) => {
@@ -306,6 +310,7 @@ impl Generator {
                         errors: vec![format!("the cycle failed: {e}")],
                     },
                     published: false,
+                    failure: Some(format!("the cycle failed: {e}")),
                 }
             }
         }
@@ -374,7 +379,8 @@ impl Generator {
                 &site_info,
                 true,
                 &mut snapshot,
-            );
+            )
+            .is_none();
             (snapshot, published)
         });
         match task.await {
@@ -504,7 +510,7 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
 
 /// Writes assets (once), every page, the outputs for machines and then `status.json`, each with
 /// its gzip sidecar. A page that fails to render keeps its last good file; the failure goes into
-/// `errors`. Returns whether everything was written.
+/// `errors`. Returns the first problem, or `None` when everything was written.
 fn write_outputs(
     out_dir: &std::path::Path,
     site: Option<&Site>,
@@ -512,11 +518,11 @@ fn write_outputs(
     site_info: &SiteInfo,
     with_assets: bool,
     snapshot: &mut Snapshot,
-) -> bool {
-    let mut ok = true;
+) -> Option<String> {
+    let mut first: Option<String> = None;
     let mut fail = |snapshot: &mut Snapshot, message: String| {
+        first.get_or_insert_with(|| message.clone());
         snapshot.errors.push(message);
-        ok = false;
     };
     // Problems first, so the page rendered below shows them. After a broken edit the last
     // templates that compiled go on rendering; with none yet, the pages on disk stay as they are.
@@ -569,11 +575,18 @@ fn write_outputs(
         }
     }
     // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
-    ok &= crate::feeds::write(out_dir, site_info, snapshot, with_assets);
+    let before = snapshot.errors.len();
+    if !crate::feeds::write(out_dir, site_info, snapshot, with_assets) {
+        let theirs = snapshot.errors.get(before).cloned();
+        first = first
+            .or(theirs)
+            .or_else(|| Some("an output could not be written".into()));
+    }
     let json = render::json(snapshot);
     if let Err(e) = publish::write_with_gz(out_dir, "status.json", &json).context("status.json") {
-        snapshot.errors.push(format!("{e:#}"));
-        ok = false;
+        let message = format!("{e:#}");
+        first.get_or_insert_with(|| message.clone());
+        snapshot.errors.push(message);
     }
-    ok
+    first
 }

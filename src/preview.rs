@@ -13,59 +13,192 @@
 //! HTML also gets the Content-Security-Policy production is meant to enforce, so a template
 //! that breaks it shows up here first.
 
-use std::fs::Metadata;
+use crate::server::Body;
+use http_body_util::{Either, Full};
+use hyper::HeaderMap;
+use hyper::Response;
+use hyper::body::{Bytes, Frame, SizeHint};
+use hyper::header::{self, HeaderName, HeaderValue};
+use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tiny_http::{Header, Request, Response, StatusCode};
 
 /// The policy for pages: nothing inline, nothing from elsewhere.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
     frame-ancestors 'none'";
 
-/// The answer for a GET or HEAD of `target` under `out_dir`: the file, a 304 when the request's
-/// validators still match it, or `None` for a 404.
-pub fn response(out_dir: &Path, request: &Request) -> Option<Response<Box<dyn Read + Send>>> {
-    let target = request.url();
+/// Files are read and sent in pieces of this size: a page fits in one, and a large file never
+/// sits whole in memory, however many clients ask for it.
+const CHUNK: usize = 64 * 1024;
+
+/// What of a request decides the answer besides its target: its validators, and whether it is
+/// a HEAD (no body is read then).
+#[derive(Debug, Default)]
+pub struct Conditions {
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub head: bool,
+}
+
+impl Conditions {
+    pub fn of(headers: &HeaderMap, head: bool) -> Conditions {
+        let text = |name: HeaderName| {
+            headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        Conditions {
+            if_none_match: text(header::IF_NONE_MATCH),
+            if_modified_since: text(header::IF_MODIFIED_SINCE),
+            head,
+        }
+    }
+}
+
+/// The answer for a GET or HEAD of `target` (path and query) under `out_dir`: the file, a 304
+/// when the request's validators still match it, or `None` for a 404. Blocks on the disk: call
+/// it from the blocking pool.
+pub fn response(out_dir: &Path, target: &str, wanted: &Conditions) -> Option<Response<Body>> {
     let path = resolve(out_dir, target)?;
-    let file = std::fs::File::open(&path).ok()?;
+    let mut file = File::open(&path).ok()?;
     let meta = file.metadata().ok()?;
     let (etag, modified) = validators(&meta);
-    let header_value = |name: &'static str| {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv(name))
-            .map(|h| h.value.as_str())
-    };
     let fresh = not_modified(
         &etag,
         meta.modified().ok(),
-        header_value("If-None-Match"),
-        header_value("If-Modified-Since"),
+        wanted.if_none_match.as_deref(),
+        wanted.if_modified_since.as_deref(),
     );
+    let empty = || Either::Left(Full::new(Bytes::new()));
     let mut response = if fresh {
-        Response::empty(StatusCode(304)).boxed()
+        let mut r = Response::new(empty());
+        *r.status_mut() = hyper::StatusCode::NOT_MODIFIED;
+        r
+    } else if wanted.head {
+        // hyper sends no body for a HEAD, but keeps the length we state.
+        let mut r = Response::new(empty());
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+        r
     } else {
-        Response::from_file(file)
-            .with_header(header("Content-Type", content_type(&path)))
-            .boxed()
+        Response::new(FileBody::start(&mut file, meta.len()).ok()?.into_body(file))
     };
-    response.add_header(header("ETag", &etag));
-    if let Some(modified) = modified {
-        response.add_header(header("Last-Modified", &modified));
+    let headers = response.headers_mut();
+    let mut set = |name: HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    if !fresh {
+        set(header::CONTENT_TYPE, content_type(&path));
     }
-    response.add_header(header("Cache-Control", cache_control(&path, target)));
-    response.add_header(header("X-Content-Type-Options", "nosniff"));
+    set(header::ETAG, &etag);
+    if let Some(modified) = modified {
+        set(header::LAST_MODIFIED, &modified);
+    }
+    set(header::CACHE_CONTROL, cache_control(&path, target));
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     if path.extension().is_some_and(|e| e == "html") {
-        response.add_header(header("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+        set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
     }
     Some(response)
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header value is ASCII")
+/// A file's content as a response body: the first piece read with the open (one trip to the
+/// blocking pool serves a page), the rest a piece at a time as the client takes it.
+pub struct FileBody {
+    first: Option<Bytes>,
+    file: Option<File>,
+    /// Bytes still to send after `first`.
+    left: u64,
+    reading: Option<tokio::task::JoinHandle<(File, std::io::Result<Bytes>)>>,
+}
+
+impl FileBody {
+    fn start(file: &mut File, len: u64) -> std::io::Result<FileBody> {
+        let first = read_piece(file, len)?;
+        Ok(FileBody {
+            left: len - first.len() as u64,
+            first: Some(first),
+            file: None,
+            reading: None,
+        })
+    }
+
+    /// A body that fits in its first piece goes out as plain bytes.
+    fn into_body(mut self, file: File) -> Body {
+        if self.left == 0 {
+            Either::Left(Full::new(self.first.take().unwrap_or_default()))
+        } else {
+            self.file = Some(file);
+            Either::Right(self)
+        }
+    }
+}
+
+/// Up to [`CHUNK`] bytes (at most `left`); an early end of file is an error, since the length
+/// was promised in the head already.
+fn read_piece(file: &mut File, left: u64) -> std::io::Result<Bytes> {
+    let want = left.min(CHUNK as u64) as usize;
+    let mut buf = vec![0u8; want];
+    file.read_exact(&mut buf)?;
+    Ok(Bytes::from(buf))
+}
+
+impl hyper::body::Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        if this.reading.is_none() {
+            let (Some(mut file), true) = (this.file.take(), this.left > 0) else {
+                return Poll::Ready(None);
+            };
+            let left = this.left;
+            this.reading = Some(tokio::task::spawn_blocking(move || {
+                let piece = read_piece(&mut file, left);
+                (file, piece)
+            }));
+        }
+        let reading = this.reading.as_mut().expect("set above");
+        let (file, piece) = match Pin::new(reading).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(joined) => {
+                this.reading = None;
+                match joined {
+                    Ok(done) => done,
+                    Err(e) => return Poll::Ready(Some(Err(std::io::Error::other(e)))),
+                }
+            }
+        };
+        match piece {
+            Ok(bytes) => {
+                this.left -= bytes.len() as u64;
+                this.file = Some(file);
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.first.as_ref().map_or(0, |b| b.len() as u64) + self.left)
+    }
 }
 
 /// A strong `ETag` from what changes when publish replaces a file (inode, mtime in ns, size),

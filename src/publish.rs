@@ -58,16 +58,21 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         }
         other => other,
     };
-    let mut tmp =
-        tmp.with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    // The messages name the file being published, never the temporary one: its random name
+    // would make every cycle's failure a new message, logged again each time.
+    let mut tmp = tmp
+        .map_err(|e| os_error(&e))
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+        .map_err(|e| os_error(&e))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(MODE))
-            .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
+            .map_err(|e| os_error(&e))
+            .with_context(|| format!("cannot set permissions on {}", path.display()))?;
     }
     let tmp = tmp.into_temp_path();
     let exchanged = rustix::fs::renameat_with(
@@ -82,8 +87,21 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         Err(_) => tmp
             .persist(&path)
-            .map_err(|e| e.error)
+            .map_err(|e| os_error(&e.error))
             .with_context(|| format!("cannot replace {}", path.display())),
+    }
+}
+
+/// An I/O error as the system's words alone. tempfile's errors end in `at path "…/.publish-XXXX"`
+/// (and keep the OS code out of reach); cut that off, and the message is the same each time.
+fn os_error(e: &std::io::Error) -> std::io::Error {
+    if let Some(code) = e.raw_os_error() {
+        return std::io::Error::from_raw_os_error(code);
+    }
+    let text = e.to_string();
+    match text.rfind(" at path \"") {
+        Some(at) => std::io::Error::new(e.kind(), text[..at].to_string()),
+        None => std::io::Error::new(e.kind(), text),
     }
 }
 
@@ -346,5 +364,21 @@ mod tests {
         assert!(format!("{e:#}").contains("cannot"), "{e:#}");
         assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), b"new");
         assert!(!dir.path().join(format!("{name}.gz")).exists());
+    }
+
+    #[test]
+    fn errors_never_name_the_temporary_file() {
+        let missing = tempfile::tempdir().unwrap().path().join("gone");
+        let e = tempfile::Builder::new()
+            .prefix(".publish-")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(".publish-"),
+            "tempfile names it: {e}"
+        );
+        let plain = os_error(&e);
+        assert!(!plain.to_string().contains(".publish-"), "{plain}");
+        assert!(plain.to_string().contains("(os error 2)"), "{plain}");
     }
 }

@@ -1,30 +1,38 @@
 //! The task endpoint: `POST /api/tasks` and `GET /api/tasks/{id}`, relayed to Symbiont.
 //!
 //! Every failure is a JSON `{"error": "…"}` a person can act on, with its own status; the one
-//! `match` in [`ApiError::status`] decides which. Requests are answered on threads of their
-//! own (the listener hands them over), so a slow Symbiont never holds up `/api/health`, the
-//! preview, or another request; the forwarding itself runs on the daemon's runtime.
+//! `match` in [`ApiError::status`] decides which. Each request is a task on the daemon's runtime
+//! that awaits Symbiont, so a slow Symbiont never holds up `/api/health`, the preview, or
+//! another request, and costs no thread; at most [`MAX_IN_FLIGHT`] are answered at once.
+//!
+//! Nothing relayed from Symbiont (its error messages, a task's progress, a task id) reaches the
+//! client or the log before both secrets are scrubbed from it: a Symbiont that answers
+//! "invalid token: Bearer …" must not hand our token to whoever asked.
 
 mod guard;
 mod symbiont;
 
 use crate::config::{Config, Secret};
+use crate::server::Body;
 use guard::Limiter;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{self, HeaderMap, HeaderName};
+use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
-use std::io::Read;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 use symbiont::Symbiont;
-use tiny_http::{Method, Request};
+use tokio::sync::Semaphore;
 use url::Url;
 
 /// A request body larger than this is refused unread.
 pub const MAX_BODY: usize = 64 * 1024;
 /// A prompt longer than this (in bytes) is refused.
 pub const MAX_PROMPT: usize = 16 * 1024;
-/// Task requests answered at once; more get 503 rather than unbounded threads.
-const MAX_IN_FLIGHT: usize = 256;
+/// Task requests answered at once; more get 503 rather than an unbounded queue at Symbiont.
+pub const MAX_IN_FLIGHT: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -54,12 +62,15 @@ pub enum ApiError {
     Busy,
     #[error("Symbiont did not answer within {0}")]
     Timeout(String),
+    #[error("the request body did not arrive within {0} s")]
+    SlowBody(u64),
 }
 
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::BadRequest(_) => 400,
+            ApiError::SlowBody(_) => 408,
             ApiError::Unauthorized => 401,
             ApiError::ForeignOrigin(_) => 403,
             ApiError::NotFound(_) => 404,
@@ -88,8 +99,9 @@ pub struct TaskApi {
     allowed_origins: Vec<Url>,
     trusted_proxies: Vec<IpAddr>,
     limiter: Limiter,
-    runtime: tokio::runtime::Handle,
-    in_flight: AtomicUsize,
+    in_flight: Semaphore,
+    /// What must never be relayed: the password and Symbiont's token.
+    secrets: Vec<Secret>,
 }
 
 /// Whether a path belongs to the task endpoint.
@@ -98,8 +110,7 @@ pub fn is_task_path(path: &str) -> bool {
 }
 
 impl TaskApi {
-    /// `runtime` runs the calls to Symbiont; it must be driven (the daemon's `block_on`).
-    pub fn new(config: &Config, runtime: tokio::runtime::Handle) -> TaskApi {
+    pub fn new(config: &Config) -> TaskApi {
         TaskApi {
             password: config.secrets.task_password.clone(),
             symbiont: config.tasks.symbiont_url.clone().map(|url| {
@@ -113,42 +124,44 @@ impl TaskApi {
                 .collect(),
             trusted_proxies: config.api.trusted_proxies.clone(),
             limiter: Limiter::default(),
-            runtime,
-            in_flight: AtomicUsize::new(0),
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            secrets: [
+                &config.secrets.task_password,
+                &config.secrets.symbiont_token,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
         }
     }
 
-    /// Takes a request for [`is_task_path`] and answers it on a thread of its own.
-    pub fn dispatch(self: &std::sync::Arc<Self>, request: Request) {
-        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            respond(request, Err(ApiError::Busy));
-            return;
-        }
-        let api = std::sync::Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name("task".into())
-            .spawn(move || {
-                let mut request = request;
-                let answer = api.answer(&mut request);
-                respond(request, answer);
-                api.in_flight.fetch_sub(1, Ordering::SeqCst);
-            });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start a thread for a task request: {e}");
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        }
+    /// Answers a request for [`is_task_path`].
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let answer = match self.in_flight.try_acquire() {
+            Ok(_permit) => self.answer(request, peer).await,
+            Err(_) => Err(ApiError::Busy),
+        };
+        self.respond(answer)
     }
 
     /// Checks, in order: route and method, Origin, configuration, attempts, password; then the
     /// body (POST) or the id (GET); then asks Symbiont.
-    fn answer(&self, request: &mut Request) -> Result<(u16, Value), ApiError> {
-        let url = request.url().to_string();
-        let path = url.split('?').next().unwrap_or("");
+    async fn answer(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path();
         let id = path.strip_prefix("/api/tasks/");
-        let method = request.method().clone();
-        match (id, &method) {
-            (None, Method::Post) | (Some(_), Method::Get) => {}
+        let headers = &parts.headers;
+        match (id, &parts.method) {
+            (None, &Method::POST) | (Some(_), &Method::GET) => {}
             (None, m) => {
                 return Err(ApiError::MethodNotAllowed {
                     method: m.to_string(),
@@ -162,10 +175,10 @@ impl TaskApi {
                 });
             }
         }
-        let origin = header(request, "Origin");
+        let origin = header(headers, header::ORIGIN);
         if !guard::origin_allowed(
             origin.as_deref(),
-            header(request, "Host").as_deref(),
+            header(headers, header::HOST).as_deref(),
             &self.allowed_origins,
         ) {
             return Err(ApiError::ForeignOrigin(origin.unwrap_or_default()));
@@ -176,8 +189,8 @@ impl TaskApi {
             ));
         };
         let client = guard::client_address(
-            request.remote_addr(),
-            header(request, "X-Forwarded-For").as_deref(),
+            Some(&peer),
+            header(headers, HeaderName::from_static("x-forwarded-for")).as_deref(),
             &self.trusted_proxies,
         )
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
@@ -185,7 +198,7 @@ impl TaskApi {
         self.limiter
             .check(client, now)
             .map_err(ApiError::TooManyAttempts)?;
-        let authorization = header(request, "Authorization");
+        let authorization = header(headers, header::AUTHORIZATION);
         if !guard::password_ok(guard::bearer(authorization.as_deref()), password.expose()) {
             self.limiter.fail(client, now);
             tracing::warn!("task endpoint: wrong or missing password from {client}");
@@ -193,18 +206,18 @@ impl TaskApi {
         }
         match id {
             None => {
-                let prompt = read_prompt(request)?;
-                let task_id = self.runtime.block_on(symbiont.submit(&prompt))?;
+                let prompt = read_prompt(headers, body).await?;
+                let task_id = self.scrub_text(&symbiont.submit(&prompt).await?);
                 tracing::info!(
                     "task {task_id} submitted for {client} ({} bytes of prompt)",
                     prompt.len()
                 );
-                Ok((202, json!({ "task_id": task_id })))
+                Ok((StatusCode::ACCEPTED, json!({ "task_id": task_id })))
             }
             Some(id) => {
                 check_id(id)?;
-                let progress = self.runtime.block_on(symbiont.progress(id))?;
-                Ok((200, Value::Object(progress)))
+                let progress = symbiont.progress(id).await?;
+                Ok((StatusCode::OK, Value::Object(progress)))
             }
         }
     }
@@ -228,8 +241,8 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// The prompt from a JSON or form body, within the limits.
-fn read_prompt(request: &mut Request) -> Result<String, ApiError> {
-    let content_type = header(request, "Content-Type").unwrap_or_default();
+async fn read_prompt(headers: &HeaderMap, body: Incoming) -> Result<String, ApiError> {
+    let content_type = header(headers, header::CONTENT_TYPE).unwrap_or_default();
     let kind = content_type
         .split(';')
         .next()
@@ -241,18 +254,22 @@ fn read_prompt(request: &mut Request) -> Result<String, ApiError> {
     }
     let too_large =
         || ApiError::TooLarge(format!("the request body is over {} KiB", MAX_BODY / 1024));
-    if request.body_length().is_some_and(|n| n > MAX_BODY) {
+    // A stated length over the limit is refused before a byte of the body is read.
+    if body.size_hint().lower() > MAX_BODY as u64 {
         return Err(too_large());
     }
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_BODY as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ApiError::BadRequest(format!("the request body could not be read: {e}")))?;
-    if body.len() > MAX_BODY {
-        return Err(too_large());
-    }
+    let limit = crate::server::BODY_TIMEOUT;
+    let read = tokio::time::timeout(limit, Limited::new(body, MAX_BODY).collect()).await;
+    let body = match read {
+        Err(_) => return Err(ApiError::SlowBody(limit.as_secs())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Ok(Err(e)) => {
+            return Err(ApiError::BadRequest(format!(
+                "the request body could not be read: {e}"
+            )));
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
     let prompt = if kind == "application/json" {
         #[derive(serde::Deserialize)]
         struct Submit {
@@ -283,31 +300,67 @@ fn read_prompt(request: &mut Request) -> Result<String, ApiError> {
     Ok(prompt)
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_string())
+/// A header's value as text. Bytes that are not UTF-8 become U+FFFD rather than making the
+/// header count as absent: an `Origin` the check cannot read must not pass as "no Origin".
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-fn respond(request: Request, answer: Result<(u16, Value), ApiError>) {
-    let (status, body, retry_after) = match answer {
-        Ok((status, body)) => (status, body, None),
-        Err(e) => {
-            let retry = match &e {
-                ApiError::TooManyAttempts(s) => Some(*s),
-                _ => None,
-            };
-            (e.status(), e.body(), retry)
+impl TaskApi {
+    /// The answer as JSON, with `Retry-After` for 429, `Allow` for 405, and no secret in it.
+    fn respond(&self, answer: Result<(StatusCode, Value), ApiError>) -> Response<Body> {
+        let (status, mut body, extra) = match answer {
+            Ok((status, body)) => (status, body, None),
+            Err(e) => {
+                let extra = match &e {
+                    ApiError::TooManyAttempts(s) => Some((header::RETRY_AFTER, s.to_string())),
+                    ApiError::MethodNotAllowed { allow, .. } => {
+                        Some((header::ALLOW, (*allow).to_string()))
+                    }
+                    _ => None,
+                };
+                let status =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (status, e.body(), extra)
+            }
+        };
+        self.scrub(&mut body);
+        let response = crate::server::json_response(status, &body);
+        match extra {
+            Some((name, value)) => crate::server::with_header(response, name, &value),
+            None => response,
         }
-    };
-    let mut response = crate::server::json_response(status, &body);
-    if let Some(seconds) = retry_after {
-        response.add_header(crate::server::header("Retry-After", &seconds.to_string()));
     }
-    if let Err(e) = request.respond(response) {
-        tracing::debug!("task response not delivered: {e}");
+
+    /// Every string in `value` (keys too) with the secrets replaced.
+    fn scrub(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.scrub_text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub(v)),
+            Value::Object(map) => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    let mut v = map.remove(&key).unwrap_or(Value::Null);
+                    self.scrub(&mut v);
+                    map.insert(self.scrub_text(&key), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `text` without the secrets, as written or percent-encoded (an echo of a URL or form).
+    fn scrub_text(&self, text: &str) -> String {
+        let encoded: Vec<String> = self
+            .secrets
+            .iter()
+            .map(|s| url::form_urlencoded::byte_serialize(s.expose().as_bytes()).collect())
+            .collect();
+        let mut all: Vec<&str> = self.secrets.iter().map(Secret::expose).collect();
+        all.extend(encoded.iter().map(String::as_str));
+        crate::redact::secrets(text, &all)
     }
 }
 

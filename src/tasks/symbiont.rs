@@ -103,7 +103,7 @@ impl Symbiont {
                     humantime::format_duration(self.timeout).to_string(),
                 ));
             }
-            Ok(Err(e)) => return Err(ApiError::Unreachable(e.to_string())),
+            Ok(Err(e)) => return Err(ApiError::Unreachable(crate::redact::text(&e.to_string()))),
             Ok(Ok(r)) => r,
         };
         let parsed: Option<Value> = serde_json::from_slice(&response.body).ok();

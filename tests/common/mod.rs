@@ -107,7 +107,7 @@ impl Site {
         let stderr = child.stderr.take().unwrap();
         let sink = Arc::clone(&log);
         // Drain stderr for the daemon's whole life, or it would block on a full pipe.
-        std::thread::spawn(move || {
+        let drain = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
@@ -118,6 +118,7 @@ impl Site {
             child,
             log,
             addr: None,
+            drain: Some(drain),
         };
         let addr = daemon.wait_for_log("serving http://", Duration::from_secs(20));
         let addr = addr
@@ -136,6 +137,9 @@ pub struct Daemon {
     pub child: Child,
     log: Arc<Mutex<String>>,
     addr: Option<SocketAddr>,
+    /// The thread that reads stderr; done once the process (and any child holding its stderr)
+    /// has exited.
+    drain: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -198,6 +202,13 @@ impl Daemon {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The last lines may still be in the pipe: wait (a little) for the reader.
+                let drained = Instant::now();
+                while self.drain.as_ref().is_some_and(|t| !t.is_finished())
+                    && drained.elapsed() < Duration::from_secs(2)
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 return status;
             }
             assert!(

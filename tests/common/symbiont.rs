@@ -24,6 +24,12 @@ pub enum Mode {
     Slow(Duration),
     /// Bytes that are not HTTP at all.
     Garbage,
+    /// A careless API that echoes secrets: `POST` → 401 `{"error": "invalid token: <the
+    /// Authorization header>", …}`, `GET` → 200 progress whose fields (and a key) carry the
+    /// header, the token and the task password, plain and percent-encoded.
+    Echo,
+    /// `POST` → 200 with a task id made of the Authorization header.
+    EchoId,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +160,7 @@ fn serve(
             "text/plain",
             "Internal error, please retry\n".to_string(),
         ),
+        Mode::Echo | Mode::EchoId => echo(&mode, &method, &headers_of(received, n)),
         Mode::Slow(d) => {
             std::thread::sleep(d);
             normal(&method, &target, n, polls)
@@ -165,6 +172,39 @@ fn serve(
         body.len()
     );
     let _ = stream.write_all(response.as_bytes());
+}
+
+fn headers_of(received: &Mutex<Vec<Received>>, n: usize) -> Vec<(String, String)> {
+    received.lock().unwrap()[n - 1].headers.clone()
+}
+
+fn echo(mode: &Mode, method: &str, headers: &[(String, String)]) -> (u16, &'static str, String) {
+    let auth = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let encoded = |s: &str| s.replace(' ', "+");
+    let body = match (mode, method) {
+        (Mode::EchoId, "POST") => {
+            return (
+                200,
+                "application/json",
+                serde_json::json!({ "task_id": auth }).to_string(),
+            );
+        }
+        (_, "POST") => serde_json::json!({
+            "error": format!("invalid token: {auth} (the password was {PASSWORD}?)"),
+        }),
+        _ => serde_json::json!({
+            "status": "running",
+            "note": format!("called with {auth}; form: password={}", encoded(PASSWORD)),
+            "list": [TOKEN, {"deep": PASSWORD}],
+            TOKEN: "a key that is a secret",
+        }),
+    };
+    let status = if method == "POST" { 401 } else { 200 };
+    (status, "application/json", body.to_string())
 }
 
 fn normal(method: &str, target: &str, n: usize, polls: &Polls) -> (u16, &'static str, String) {

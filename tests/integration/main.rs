@@ -14,6 +14,7 @@ mod first_hour;
 mod history;
 mod hook;
 mod hostile;
+mod listener;
 mod package;
 mod pages;
 mod preview;

@@ -512,6 +512,8 @@ fn the_rate_limit_holds_per_address() {
 #[test]
 fn health_answers_while_requests_wait_on_a_slow_symbiont() {
     let s = setup_with("10s");
+    // Health says "ok" from the first publish on; under load that may take a while.
+    s.daemon.wait_for_cycles(1, Duration::from_secs(20));
     s.symbiont.set(Mode::Slow(Duration::from_secs(3)));
     let addr = s.daemon.addr();
     let waiting: Vec<_> = (0..20)
@@ -521,9 +523,61 @@ fn health_answers_while_requests_wait_on_a_slow_symbiont() {
     let start = Instant::now();
     let h = s.daemon.health();
     let took = start.elapsed();
-    assert_eq!(h["status"], "ok");
+    assert_eq!(h["status"], "ok", "{h}");
     // A bound, not a timing: the slow calls take 3 s each; health must not queue behind them.
     assert!(took < Duration::from_secs(2), "health took {took:?}");
     let statuses: Vec<u16> = waiting.into_iter().map(|t| t.join().unwrap()).collect();
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+}
+
+/// A Symbiont that echoes what it was sent: neither the token nor the password may reach the
+/// client (error, progress, task id) or the log.
+#[test]
+fn an_echoing_symbiont_never_gets_a_secret_relayed() {
+    let s = setup();
+    let a = auth();
+    let encoded = PASSWORD.replace(' ', "+");
+    let secrets = [PASSWORD, TOKEN, encoded.as_str()];
+    let leaks = |what: &str, text: &str| {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} holds {secret:?}: {text}");
+        }
+    };
+    s.symbiont.set(Mode::Echo);
+    let r = post_json(s.daemon.addr(), br#"{"prompt": "hi"}"#);
+    assert_eq!(r.status, 502, "{}", r.text());
+    let error = json_of(&r)["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("invalid token: Bearer [redacted]"),
+        "{error}"
+    );
+    leaks("the error", &r.text());
+
+    let r = request(
+        s.daemon.addr(),
+        "GET",
+        "/api/tasks/t-1",
+        &[("Authorization", &a)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json_of(&r);
+    assert_eq!(v["status"], "running");
+    assert!(v["note"].as_str().unwrap().contains("[redacted]"), "{v}");
+    leaks("the progress", &r.text());
+
+    s.symbiont.set(Mode::EchoId);
+    let r = post_json(s.daemon.addr(), br#"{"prompt": "hi"}"#);
+    assert_eq!(r.status, 202, "{}", r.text());
+    leaks("the task id", &r.text());
+
+    // The fake did get the token: the echo was real.
+    assert!(
+        s.symbiont
+            .received()
+            .iter()
+            .all(|r| r.header("authorization") == Some(format!("Bearer {TOKEN}").as_str()))
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    leaks("the log", &s.daemon.log());
 }
