@@ -6,8 +6,8 @@
 //! unknown variable or filter, which only shows at render time).
 
 use crate::config::{Config, Env};
-use crate::generator::Site;
-use crate::render::{self, SiteInfo};
+use crate::output::site::Site;
+use crate::output::site::SiteInfo;
 use std::path::Path;
 
 pub struct Report {
@@ -45,7 +45,7 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
     match Site::load(config_ref) {
         Err(template_problems) => problems.extend(template_problems),
         Ok(site) => {
-            let example = render::example_snapshot();
+            let example = crate::snapshot::example();
             let ctx = site
                 .context(&example, &SiteInfo::new(config_ref))
                 .expect("example serialises");

@@ -7,133 +7,16 @@
 
 use crate::config::Config;
 use crate::history::History;
-use crate::hook::Hook;
-use crate::host::HostSampler;
-use crate::probe::{Outcome, Prober};
+use crate::output::site::{self, Site, SiteInfo};
 use crate::publish;
-use crate::render::{self, SiteInfo};
+use crate::publish::hook::Hook;
+use crate::sense::host::HostSampler;
+use crate::sense::probe::{Outcome, Prober};
 use crate::snapshot::{Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, millis};
-use crate::templates::TemplateSet;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use tera::Tera;
 use tokio::time::Instant;
-
-/// The compiled templates and the assets to copy, shared with the blocking render task.
-pub struct Site {
-    tera: Tera,
-    assets: Vec<(String, Vec<u8>)>,
-    /// What templates see in `site` beyond the config: custom pages, the assets' version.
-    files: render::SiteFiles,
-    /// The pages written every cycle: the built-in ones, then the custom ones.
-    outputs: Vec<Output>,
-}
-
-/// A page written every cycle.
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub template: String,
-    /// Its name in out_dir; empty for a custom page whose name is refused.
-    pub file: String,
-    /// The template's file, to point a person at.
-    pub location: String,
-    /// Why it cannot be rendered (`file:line:column: message`).
-    pub problem: Option<String>,
-}
-
-impl Output {
-    /// What goes into `errors` every cycle while the page cannot be rendered.
-    pub fn failure(&self) -> Option<String> {
-        let problem = self.problem.as_ref()?;
-        Some(if self.file.is_empty() {
-            format!("template: {problem}")
-        } else {
-            format!("template: {problem}; the last good {} stays", self.file)
-        })
-    }
-}
-
-impl Site {
-    /// Loads and compiles the templates; each problem is one line naming file and line. A
-    /// custom page that does not compile is not a failure here: it becomes an [`Output`] with
-    /// its problem, so the other pages are still written.
-    pub fn load(config: &Config) -> Result<Site, Vec<String>> {
-        let to_lines = |ps: Vec<crate::templates::Problem>| {
-            ps.iter().map(ToString::to_string).collect::<Vec<_>>()
-        };
-        let set = TemplateSet::load(config.templates_dir.as_deref()).map_err(to_lines)?;
-        let mut tera = set.compile().map_err(to_lines)?;
-        let custom = set.add_custom_pages(&mut tera);
-        let assets: Vec<(String, Vec<u8>)> = set
-            .assets()
-            .map(|s| (s.name.clone(), s.text.clone().into_bytes()))
-            .collect();
-        let files = render::SiteFiles {
-            pages: custom
-                .iter()
-                .filter(|p| p.problem.is_none())
-                .map(|p| render::PageLink {
-                    name: p.name.clone(),
-                    title: p.title.clone(),
-                })
-                .collect(),
-            assets_version: assets_version(&assets),
-        };
-        let location = |name: &str| {
-            set.sources
-                .iter()
-                .find(|s| s.name == name)
-                .map_or_else(|| name.to_string(), |s| s.location())
-        };
-        let mut outputs: Vec<Output> = render::PAGES
-            .iter()
-            .map(|name| Output {
-                template: name.to_string(),
-                file: name.to_string(),
-                location: location(name),
-                problem: None,
-            })
-            .collect();
-        outputs.extend(custom.into_iter().map(|p| Output {
-            problem: p.problem.map(|e| e.to_string()),
-            file: p.file.unwrap_or_default(),
-            template: p.template,
-            location: p.location,
-        }));
-        Ok(Site {
-            tera,
-            assets,
-            files,
-            outputs,
-        })
-    }
-
-    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, String> {
-        render::page(&self.tera, name, ctx)
-    }
-
-    /// The context every page of this site is rendered with.
-    pub fn context(&self, snapshot: &Snapshot, info: &SiteInfo) -> tera::Result<tera::Context> {
-        render::context(snapshot, info, &self.files)
-    }
-
-    pub fn outputs(&self) -> &[Output] {
-        &self.outputs
-    }
-}
-
-/// A short hash of every asset's name and bytes (FNV-1a, 64 bits, 8 hex digits shown): stable
-/// across builds and platforms, unlike std's hasher, and plenty for telling versions apart.
-fn assets_version(assets: &[(String, Vec<u8>)]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for (name, bytes) in assets {
-        for b in name.bytes().chain([0]).chain(bytes.iter().copied()) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{:08x}", hash >> 32)
-}
 
 /// What a cycle produced: the snapshot as published, and whether every output was written.
 pub struct CycleReport {
@@ -348,7 +231,7 @@ impl Generator {
         if let Some(h) = self.history.as_mut() {
             h.retain(&config.services);
         }
-        crate::hook::reconfigure(&mut self.hook, &config);
+        crate::publish::hook::reconfigure(&mut self.hook, &config);
         self.config = config;
         self.config_problem = None;
         self.reload_templates();
@@ -538,7 +421,7 @@ fn write_outputs(
         None => {}
         Some(site) => {
             if with_assets {
-                for (name, bytes) in &site.assets {
+                for (name, bytes) in site.assets() {
                     if let Err(e) = publish::write_if_changed_with_gz(out_dir, name, bytes) {
                         fail(snapshot, format!("{e:#}"));
                     }
@@ -576,13 +459,13 @@ fn write_outputs(
     }
     // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
     let before = snapshot.errors.len();
-    if !crate::feeds::write(out_dir, site_info, snapshot, with_assets) {
+    if !crate::output::write(out_dir, site_info, snapshot, with_assets) {
         let theirs = snapshot.errors.get(before).cloned();
         first = first
             .or(theirs)
             .or_else(|| Some("an output could not be written".into()));
     }
-    let json = render::json(snapshot);
+    let json = site::json(snapshot);
     if let Err(e) = publish::write_with_gz(out_dir, "status.json", &json).context("status.json") {
         let message = format!("{e:#}");
         first.get_or_insert_with(|| message.clone());

@@ -1,3 +1,12 @@
+//! The driver, daemon: runs the stages, in order, on a timer, beside the listener.
+//!
+//! It owns the loop and its signals (this file), one cycle ([`cycle`]: sense → snapshot →
+//! history → outputs → publish), reloading the config and templates ([`reload`]), the
+//! one-instance lock ([`instance`]) and the `check` command ([`check`]), which runs the same
+//! loaders without publishing. It is the only stage that imports every other; nothing imports
+//! it but `lib.rs`. `anyhow` stops here: below, errors are typed or already text in
+//! `snapshot.errors`.
+//!
 //! The long-running process: the snapshot loop and the HTTP listener, until a signal.
 //!
 //! The loop never stacks cycles: a cycle runs to its end before the next tick is awaited, and a
@@ -10,11 +19,16 @@
 //! stop), the cycle in flight publishes whole files, the history is saved, and the log ends
 //! with "stopped".
 
+pub mod check;
+pub mod cycle;
+pub mod instance;
+pub mod reload;
+
 use crate::config::Config;
-use crate::generator::Generator;
-use crate::reload::{Change, Watch};
-use crate::server::{Health, Server};
-use crate::tasks::TaskApi;
+use crate::daemon::cycle::Generator;
+use crate::daemon::reload::{Change, Watch};
+use crate::serve::tasks::TaskApi;
+use crate::serve::{Health, Server};
 use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::{Instant, MissedTickBehavior};

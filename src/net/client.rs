@@ -512,7 +512,10 @@ impl Reader<'_> {
                 .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|t| usize::from_str_radix(t, 16).ok())
                 .ok_or_else(|| {
-                    Error::Protocol(format!("a bad chunk size {:?}", super::clip(size_text, 40)))
+                    Error::Protocol(format!(
+                        "a bad chunk size {:?}",
+                        crate::redact::clip(size_text, 40)
+                    ))
                 })?;
             if size == 0 {
                 // Trailers, up to the empty line.

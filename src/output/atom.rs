@@ -20,9 +20,10 @@
 //! a test validates it against the RFC's schema, and a crate would cost binary size and memory,
 //! which are budgets here.
 
-use crate::render::{SiteInfo, duration_words};
+use crate::output::site::SiteInfo;
+use crate::output::site::filters::duration_words;
+use crate::output::xml::escape;
 use crate::snapshot::{Incident, MaintenanceWindow, Snapshot, format_time};
-use crate::xml::escape;
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
@@ -267,7 +268,6 @@ const URN_UNSAFE: &percent_encoding::AsciiSet =
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::example_snapshot;
 
     fn site(public_url: &str) -> SiteInfo {
         SiteInfo {
@@ -288,7 +288,10 @@ mod tests {
 
     #[test]
     fn entries_and_links_are_absolute_under_the_public_url() {
-        let xml = feed(&example_snapshot(), &site("https://status.example.net/"));
+        let xml = feed(
+            &crate::snapshot::example(),
+            &site("https://status.example.net/"),
+        );
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
         assert!(xml.contains("<id>https://status.example.net/feed.xml</id>"));
         assert!(xml.contains("rel=\"self\" type=\"application/atom+xml\" href=\"https://status.example.net/feed.xml\""));
@@ -307,7 +310,7 @@ mod tests {
 
     #[test]
     fn without_a_public_url_links_are_relative_and_ids_are_urns() {
-        let xml = feed(&example_snapshot(), &site(""));
+        let xml = feed(&crate::snapshot::example(), &site(""));
         assert!(xml.contains("<id>urn:cortex-status:cortex:feed</id>"));
         assert!(
             xml.contains(
@@ -320,7 +323,7 @@ mod tests {
 
     #[test]
     fn user_written_text_is_escaped() {
-        let mut s = example_snapshot();
+        let mut s = crate::snapshot::example();
         s.incidents[0].error = Some("</content><evil a=\"1\"> & \u{7}".into());
         let xml = feed(&s, &site("https://status.example.net/"));
         assert!(xml.contains("<title>Cortex &lt;Status&gt; &amp; co</title>"));
@@ -332,7 +335,7 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_the_bytes_do_not_follow_the_clock() {
-        let s = example_snapshot();
+        let s = crate::snapshot::example();
         let before = feed(&s, &site("https://status.example.net/"));
         let mut later = s.clone();
         later.generated_at += chrono::Duration::minutes(5);
@@ -359,7 +362,7 @@ mod tests {
 
     #[test]
     fn the_feed_is_dated_by_its_newest_past_entry_never_the_epoch_or_the_future() {
-        let mut s = example_snapshot();
+        let mut s = crate::snapshot::example();
         // The upcoming window (in a week) is not a date the feed was updated at: the newest
         // past one is (the open incident, at generated_at).
         let xml = feed(&s, &site(""));
@@ -404,7 +407,7 @@ mod tests {
 
     #[test]
     fn an_ended_incident_says_how_long_it_lasted_and_an_open_one_does_not() {
-        let xml = feed(&example_snapshot(), &site(""));
+        let xml = feed(&crate::snapshot::example(), &site(""));
         assert!(xml.contains("Web &lt;shop&gt; went from down to up at 2026-11-24 07:00:00 UTC. This lasted 1h, until 2026-11-24 08:00:00 UTC."));
         assert!(xml.contains("Database went from up to down at 2026-11-24 10:00:00 UTC: cannot connect. This is the current status."));
         assert!(

@@ -11,8 +11,8 @@
 //! each `<text>` is given that width as `textLength`, so a viewer with another font still fits
 //! the text into its box. The colours keep white text at a contrast of at least 4.5:1.
 
+use crate::output::xml::escape;
 use crate::snapshot::{Service, Snapshot, Status};
-use crate::xml::escape;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -219,10 +219,9 @@ fn advance(c: char) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::example_snapshot;
 
     fn badge_files() -> Vec<(String, String)> {
-        files(&example_snapshot())
+        files(&crate::snapshot::example())
             .map(|(n, b)| (n, String::from_utf8(b).unwrap()))
             .collect()
     }
@@ -239,12 +238,12 @@ mod tests {
             v,
             serde_json::json!({"schemaVersion": 1, "label": "Database", "message": "down · 100%", "color": "#cf222e"})
         );
-        assert_eq!(files.len(), 2 * example_snapshot().services.len());
+        assert_eq!(files.len(), 2 * crate::snapshot::example().services.len());
     }
 
     #[test]
     fn without_24h_figures_the_message_is_the_status_word() {
-        let mut s = example_snapshot();
+        let mut s = crate::snapshot::example();
         s.services[0].uptime.day = None;
         let b = Badge::of(&s.services[0]);
         assert_eq!(b.message, "up");
@@ -253,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_day_not_watched_in_full_says_since_when() {
-        let mut s = example_snapshot();
+        let mut s = crate::snapshot::example();
         let svc = &mut s.services[0];
         svc.observed_since = Some(svc.checked_at.unwrap() - chrono::Duration::minutes(5));
         svc.uptime_coverage.day = 0.0034;
@@ -331,7 +330,7 @@ mod tests {
         ] {
             std::fs::write(badges.join(name), "x").unwrap();
         }
-        assert_eq!(prune(dir.path(), &example_snapshot()).unwrap(), 4);
+        assert_eq!(prune(dir.path(), &crate::snapshot::example()).unwrap(), 4);
         let mut left: Vec<String> = std::fs::read_dir(&badges)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -347,7 +346,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            prune(&dir.path().join("nothing"), &example_snapshot()).unwrap(),
+            prune(&dir.path().join("nothing"), &crate::snapshot::example()).unwrap(),
             0
         );
     }

@@ -10,7 +10,7 @@
 //! Written by hand rather than with a client library: there is no registry to keep and no
 //! endpoint to serve, only a file printed once a cycle.
 
-use crate::render::SiteInfo;
+use crate::output::site::SiteInfo;
 use crate::snapshot::{Kind, Service, Snapshot, Status};
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
@@ -333,7 +333,6 @@ fn timestamp(t: &DateTime<Utc>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::example_snapshot;
 
     fn site() -> SiteInfo {
         SiteInfo {
@@ -355,7 +354,7 @@ mod tests {
 
     #[test]
     fn every_family_has_help_and_type_before_its_samples() {
-        let text = metrics(&example_snapshot(), &site());
+        let text = metrics(&crate::snapshot::example(), &site());
         let mut declared = Vec::new();
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -379,7 +378,7 @@ mod tests {
 
     #[test]
     fn services_have_a_state_set_and_their_figures() {
-        let text = metrics(&example_snapshot(), &site());
+        let text = metrics(&crate::snapshot::example(), &site());
         let status = lines_of(&text, "cortex_status_service_status");
         assert_eq!(status.len(), 5 * 5);
         assert!(status.contains(
@@ -410,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_null_is_left_out_not_printed_as_zero() {
-        let text = metrics(&example_snapshot(), &site());
+        let text = metrics(&crate::snapshot::example(), &site());
         let coverage = lines_of(&text, "cortex_status_service_uptime_coverage_ratio");
         assert_eq!(coverage.len(), 5 * 5);
         assert!(coverage.contains(
@@ -432,7 +431,7 @@ mod tests {
 
     #[test]
     fn hidden_host_figures_leave_no_family_behind() {
-        let mut s = example_snapshot();
+        let mut s = crate::snapshot::example();
         s.host.load = None;
         s.host.cpu_load_normalized = None;
         s.host.memory = None;
@@ -447,7 +446,7 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        let mut s = example_snapshot();
+        let mut s = crate::snapshot::example();
         s.services[0].name = "a\\b \"quoted\"\nnext".into();
         s.host.disks.as_mut().unwrap()[0].mount = "/mnt/\"odd\"".into();
         let text = metrics(&s, &site());

@@ -1,3 +1,12 @@
+//! Stage 4, outputs: the snapshot turned into everything a reader or a machine fetches.
+//!
+//! It owns the site ([`site`]: templates, pages, charts, `status.json`), the Atom feed
+//! ([`atom`]), the Prometheus text ([`metrics`]), the SVG badges ([`badges`]) and their shared
+//! XML escaping ([`xml`]). It takes a finished `Snapshot` (and the few settings a page needs,
+//! [`site::SiteInfo`]) and hands bytes to `publish`. It must not probe, read the history or
+//! change what the snapshot says: if a figure is shown, it is a field of the snapshot. A failure
+//! to render or write one file goes into `snapshot.errors` and leaves the old file in place.
+//!
 //! Publishing the outputs for machines: `feed.xml`, the badges and `metrics`.
 //!
 //! Each is printed from the snapshot by its own module ([`atom`], [`badges`], [`metrics`]) and
@@ -6,13 +15,19 @@
 //! comparing it with the old file would only cost a read. `metrics` goes last, so that its
 //! error count includes a failure to write the others.
 //!
-//! [`atom`]: crate::atom
-//! [`badges`]: crate::badges
-//! [`metrics`]: crate::metrics
+//! [`atom`]: crate::output::atom
+//! [`badges`]: crate::output::badges
+//! [`metrics`]: crate::output::metrics
 
-use crate::render::SiteInfo;
+pub mod atom;
+pub mod badges;
+pub mod metrics;
+pub mod site;
+pub mod xml;
+
+use crate::output::site::SiteInfo;
+use crate::publish;
 use crate::snapshot::Snapshot;
-use crate::{atom, badges, metrics, publish};
 use anyhow::Context as _;
 use std::path::Path;
 

@@ -1,3 +1,11 @@
+//! Stage 5, publish: bytes → files in `out_dir`, then the `on_publish` hook.
+//!
+//! It owns the atomic write (temporary file in the same directory, then rename), the gzip
+//! sidecars, the fingerprints that skip rewriting unchanged files ([`Publisher`]), and the hook
+//! ([`hook`]) run after a cycle published. It takes a directory, a name and bytes; it knows
+//! nothing of what the bytes mean (no snapshot, no templates). It must never leave a partial
+//! file where a reader can see it, nor put a secret into a file or the hook's public output.
+//!
 //! Writing files into `out_dir` so that a reader never sees part of one.
 //!
 //! Each file is written to a temporary name in the same directory (same filesystem, so the
@@ -22,6 +30,8 @@
 //! version for that moment (as if it had asked a moment earlier), but never a version the plain
 //! file has not reached. If the sidecar cannot be written it is removed, so Caddy serves the
 //! file itself rather than stale content until the next cycle.
+
+pub mod hook;
 
 use anyhow::Context;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};

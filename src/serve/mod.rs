@@ -1,3 +1,11 @@
+//! On the side, serve: the HTTP listener (`/healthz`, the preview of `out_dir`, `/api/tasks`).
+//!
+//! It owns the listener and its bounds, the routes ([`preview`], [`tasks`]), and the one place
+//! an error becomes an HTTP status ([`response`], [`tasks::ApiError`]). It takes the config and
+//! a [`Health`] the daemon updates after each cycle; it hands on HTTP responses. It must not
+//! run a cycle, read the history or block the runtime's thread: a slow client stalls only its
+//! own connection, never a cycle.
+//!
 //! The one HTTP listener (hyper, HTTP/1.1, on `[api] listen`): `/api/*` routes, and the preview
 //! of `out_dir` when `[api] serve_public` is on.
 //!
@@ -17,10 +25,13 @@
 //!
 //! Every answer under `/api/` is JSON, errors included (`{"error": "…"}`).
 
+pub mod preview;
+pub mod response;
+pub mod tasks;
+
 mod io;
 
-use crate::preview;
-use crate::tasks::{self, TaskApi};
+use tasks::TaskApi;
 
 use chrono::{DateTime, Utc};
 use http_body_util::{Either, Full};

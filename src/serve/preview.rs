@@ -13,7 +13,7 @@
 //! HTML also gets the Content-Security-Policy production is meant to enforce, so a template
 //! that breaks it shows up here first.
 
-use crate::server::Body;
+use crate::serve::Body;
 use http_body_util::{Either, Full};
 use hyper::HeaderMap;
 use hyper::Response;

@@ -7,6 +7,10 @@
 //! Fields may be added; none of the schema-1 fields may be renamed or removed without raising
 //! [`SCHEMA`].
 
+mod example;
+
+pub use example::example;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};

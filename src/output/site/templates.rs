@@ -16,25 +16,28 @@ use tera::Tera;
 /// The defaults, in the binary. A test checks this list against the `templates/` directory, so
 /// a file added there and forgotten here fails the build's tests.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("base.html", include_str!("../templates/base.html")),
-    ("macros.html", include_str!("../templates/macros.html")),
-    ("index.html", include_str!("../templates/index.html")),
-    ("tasks.html", include_str!("../templates/tasks.html")),
+    ("base.html", include_str!("../../../templates/base.html")),
+    (
+        "macros.html",
+        include_str!("../../../templates/macros.html"),
+    ),
+    ("index.html", include_str!("../../../templates/index.html")),
+    ("tasks.html", include_str!("../../../templates/tasks.html")),
     (
         "assets/style.css",
-        include_str!("../templates/assets/style.css"),
+        include_str!("../../../templates/assets/style.css"),
     ),
     (
         "assets/favicon.svg",
-        include_str!("../templates/assets/favicon.svg"),
+        include_str!("../../../templates/assets/favicon.svg"),
     ),
     (
         "assets/tasks.js",
-        include_str!("../templates/assets/tasks.js"),
+        include_str!("../../../templates/assets/tasks.js"),
     ),
     (
         "assets/live.js",
-        include_str!("../templates/assets/live.js"),
+        include_str!("../../../templates/assets/live.js"),
     ),
 ];
 
@@ -214,7 +217,6 @@ impl TemplateSet {
         }
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html", ".xml", ".svg"]);
-        crate::render::register_filters(&mut tera);
         let all = self
             .templates()
             .filter(|s| !self.unused_macros(s))

@@ -14,9 +14,9 @@
 //!   every text clipped to [`MAX_NAME_CHARS`]. Its list is counted as it is parsed, never kept
 //!   whole.
 
-use super::client::{Client, Conn, Request};
 use super::http::BODY_CAP;
 use super::{MAX_ERROR_CHARS, Outcome, clip, degrade_if_slow};
+use crate::net::client::{Client, Conn, Request};
 use crate::redact;
 use crate::snapshot::{Status, format_time};
 use chrono::{DateTime, Utc};

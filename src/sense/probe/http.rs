@@ -5,8 +5,8 @@
 //! our page only bounded (a few fields, each key and text clipped) and with any URL in it shown
 //! without userinfo or query: a status body may well echo a connection string.
 
-use super::client::{Client, Conn, Request};
 use super::{Outcome, clip, degrade_if_slow};
+use crate::net::client::{Client, Conn, Request};
 use crate::redact;
 use crate::snapshot::{Status, format_time};
 use serde_json::{Map, Value};

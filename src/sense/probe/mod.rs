@@ -17,13 +17,13 @@
 //! line or a megabyte of text on our page, feed or log. Numbers from outside are checked before
 //! any arithmetic: `Duration` arithmetic panics on overflow, in release builds too.
 
-pub mod client;
 mod feed;
 mod http;
 mod systemd;
 mod tcp;
 
 use crate::config::{Check, ServiceConfig};
+use crate::net::client;
 use crate::redact;
 use crate::snapshot::{Status, millis};
 use chrono::{DateTime, Utc};
@@ -36,24 +36,7 @@ use tokio::time::Instant;
 /// The longest error a probe reports: a sentence or two, whatever the target sent.
 pub const MAX_ERROR_CHARS: usize = 512;
 
-/// Outside text as it may be shown: control characters (newlines that would forge a log line,
-/// escapes that would drive a terminal) become spaces, and text longer than `max` characters is
-/// cut, with `…` marking the cut. Never longer than `max` characters.
-pub fn clip(text: &str, max: usize) -> String {
-    let mut chars = text.chars();
-    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
-    for _ in 0..max {
-        match chars.next() {
-            Some(c) => out.push(if c.is_control() { ' ' } else { c }),
-            None => return out,
-        }
-    }
-    if max > 0 && chars.next().is_some() {
-        out.pop();
-        out.push('…');
-    }
-    out
-}
+pub(crate) use crate::redact::clip;
 
 /// The result of one check of one service.
 #[derive(Debug, Clone)]
@@ -244,17 +227,6 @@ fn shown_error(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clip_bounds_and_cleans_outside_text() {
-        assert_eq!(clip("short", 10), "short");
-        assert_eq!(clip("exactly10!", 10), "exactly10!");
-        assert_eq!(clip("eleven char", 10), "eleven ch…");
-        assert_eq!(clip("a\nforged: line\x1b[31m", 100), "a forged: line [31m");
-        assert_eq!(clip(&"é".repeat(1000), 5).chars().count(), 5);
-        assert_eq!(clip("abc", 0), "");
-        assert_eq!(clip("", 3), "");
-    }
 
     #[test]
     fn errors_leave_probe_redacted_and_bounded() {

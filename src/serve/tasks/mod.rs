@@ -13,7 +13,7 @@ mod guard;
 mod symbiont;
 
 use crate::config::{Config, Secret};
-use crate::server::Body;
+use crate::serve::Body;
 use guard::Limiter;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
@@ -258,7 +258,7 @@ async fn read_prompt(headers: &HeaderMap, body: Incoming) -> Result<String, ApiE
     if body.size_hint().lower() > MAX_BODY as u64 {
         return Err(too_large());
     }
-    let limit = crate::server::BODY_TIMEOUT;
+    let limit = crate::serve::BODY_TIMEOUT;
     let read = tokio::time::timeout(limit, Limited::new(body, MAX_BODY).collect()).await;
     let body = match read {
         Err(_) => return Err(ApiError::SlowBody(limit.as_secs())),
@@ -327,9 +327,9 @@ impl TaskApi {
             }
         };
         self.scrub(&mut body);
-        let response = crate::server::json_response(status, &body);
+        let response = crate::serve::json_response(status, &body);
         match extra {
-            Some((name, value)) => crate::server::with_header(response, name, &value),
+            Some((name, value)) => crate::serve::with_header(response, name, &value),
             None => response,
         }
     }

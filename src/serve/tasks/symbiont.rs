@@ -6,7 +6,7 @@
 
 use super::ApiError;
 use crate::config::{Secret, TasksConfig};
-use crate::probe::client::{Client, Request};
+use crate::net::client::{Client, Request};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use url::Url;
