@@ -31,12 +31,11 @@ pub mod tasks;
 
 mod io;
 
+use response::{ApiError, PageError};
 use tasks::TaskApi;
 
 use chrono::{DateTime, Utc};
-use http_body_util::{Either, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{self, HeaderValue};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -66,8 +65,7 @@ const FD_RESERVE: u64 = 128;
 /// How long a stop waits for answers in flight.
 const DRAIN: Duration = Duration::from_secs(1);
 
-/// What the listener answers with: a body in memory, or a file read in chunks.
-pub type Body = Either<Full<Bytes>, preview::FileBody>;
+pub use response::Body;
 
 /// What `/api/health` reports; the loop updates it after each cycle.
 #[derive(Debug, Default)]
@@ -324,34 +322,17 @@ impl App {
         if path == "/api" || path.starts_with("/api/") {
             return match (path.as_str(), &method) {
                 ("/api/health", &Method::GET | &Method::HEAD) => {
-                    json_response(StatusCode::OK, &self.health.to_json())
+                    response::json(StatusCode::OK, &self.health.to_json())
                 }
-                ("/api/health", _) => with_header(
-                    json_response(
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        &json!({"error": "use GET for /api/health"}),
-                    ),
-                    header::ALLOW,
-                    "GET, HEAD",
-                ),
-                _ => json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": format!("no such endpoint: {path}")}),
-                ),
+                ("/api/health", _) => ApiError::GetOnly("/api/health").into_response(),
+                _ => ApiError::NotFound(path).into_response(),
             };
         }
         let Some(dir) = self.public_dir.clone() else {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                &json!({"error": "this server only answers /api/ (serve_public is off)"}),
-            );
+            return ApiError::NotServed.into_response();
         };
         if method != Method::GET && method != Method::HEAD {
-            return with_header(
-                text_response(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n"),
-                header::ALLOW,
-                "GET, HEAD",
-            );
+            return PageError::MethodNotAllowed.into_response();
         }
         let target = request
             .uri()
@@ -363,49 +344,11 @@ impl App {
             tokio::task::spawn_blocking(move || preview::response(&dir, &target, &wanted)).await;
         match found {
             Ok(Some(response)) => response,
-            Ok(None) => text_response(StatusCode::NOT_FOUND, "404 not found\n"),
+            Ok(None) => PageError::NotFound.into_response(),
             Err(e) => {
                 tracing::error!("serving {path} failed: {e}");
-                text_response(StatusCode::INTERNAL_SERVER_ERROR, "500 internal error\n")
+                PageError::Internal.into_response()
             }
         }
     }
-}
-
-/// A header value we build ourselves: always valid, else a bug.
-pub(crate) fn with_header(
-    mut response: Response<Body>,
-    name: header::HeaderName,
-    value: &str,
-) -> Response<Body> {
-    response.headers_mut().insert(
-        name,
-        HeaderValue::from_str(value).expect("header value is visible ASCII"),
-    );
-    response
-}
-
-/// Every `/api/` answer: JSON, never cached.
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut bytes = serde_json::to_vec(body).expect("JSON value serialises");
-    bytes.push(b'\n');
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from(bytes))));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn text_response(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(text.as_bytes()))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

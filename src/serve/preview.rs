@@ -13,27 +13,20 @@
 //! HTML also gets the Content-Security-Policy production is meant to enforce, so a template
 //! that breaks it shows up here first.
 
-use crate::serve::Body;
+use crate::serve::response::{Body, FileBody};
 use http_body_util::{Either, Full};
 use hyper::HeaderMap;
 use hyper::Response;
-use hyper::body::{Bytes, Frame, SizeHint};
+use hyper::body::Bytes;
 use hyper::header::{self, HeaderName, HeaderValue};
 use std::fs::{File, Metadata};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The policy for pages: nothing inline, nothing from elsewhere.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
     frame-ancestors 'none'";
-
-/// Files are read and sent in pieces of this size: a page fits in one, and a large file never
-/// sits whole in memory, however many clients ask for it.
-const CHUNK: usize = 64 * 1024;
 
 /// What of a request decides the answer besides its target: its validators, and whether it is
 /// a HEAD (no body is read then).
@@ -106,99 +99,6 @@ pub fn response(out_dir: &Path, target: &str, wanted: &Conditions) -> Option<Res
         set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
     }
     Some(response)
-}
-
-/// A file's content as a response body: the first piece read with the open (one trip to the
-/// blocking pool serves a page), the rest a piece at a time as the client takes it.
-pub struct FileBody {
-    first: Option<Bytes>,
-    file: Option<File>,
-    /// Bytes still to send after `first`.
-    left: u64,
-    reading: Option<tokio::task::JoinHandle<(File, std::io::Result<Bytes>)>>,
-}
-
-impl FileBody {
-    fn start(file: &mut File, len: u64) -> std::io::Result<FileBody> {
-        let first = read_piece(file, len)?;
-        Ok(FileBody {
-            left: len - first.len() as u64,
-            first: Some(first),
-            file: None,
-            reading: None,
-        })
-    }
-
-    /// A body that fits in its first piece goes out as plain bytes.
-    fn into_body(mut self, file: File) -> Body {
-        if self.left == 0 {
-            Either::Left(Full::new(self.first.take().unwrap_or_default()))
-        } else {
-            self.file = Some(file);
-            Either::Right(self)
-        }
-    }
-}
-
-/// Up to [`CHUNK`] bytes (at most `left`); an early end of file is an error, since the length
-/// was promised in the head already.
-fn read_piece(file: &mut File, left: u64) -> std::io::Result<Bytes> {
-    let want = left.min(CHUNK as u64) as usize;
-    let mut buf = vec![0u8; want];
-    file.read_exact(&mut buf)?;
-    Ok(Bytes::from(buf))
-}
-
-impl hyper::body::Body for FileBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
-        if this.reading.is_none() {
-            let (Some(mut file), true) = (this.file.take(), this.left > 0) else {
-                return Poll::Ready(None);
-            };
-            let left = this.left;
-            this.reading = Some(tokio::task::spawn_blocking(move || {
-                let piece = read_piece(&mut file, left);
-                (file, piece)
-            }));
-        }
-        let reading = this.reading.as_mut().expect("set above");
-        let (file, piece) = match Pin::new(reading).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(joined) => {
-                this.reading = None;
-                match joined {
-                    Ok(done) => done,
-                    Err(e) => return Poll::Ready(Some(Err(std::io::Error::other(e)))),
-                }
-            }
-        };
-        match piece {
-            Ok(bytes) => {
-                this.left -= bytes.len() as u64;
-                this.file = Some(file);
-                Poll::Ready(Some(Ok(Frame::data(bytes))))
-            }
-            Err(e) => Poll::Ready(Some(Err(e))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.first.is_none() && self.left == 0
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.first.as_ref().map_or(0, |b| b.len() as u64) + self.left)
-    }
 }
 
 /// A strong `ETag` from what changes when publish replaces a file (inode, mtime in ns, size),

@@ -13,7 +13,7 @@ mod guard;
 mod symbiont;
 
 use crate::config::{Config, Secret};
-use crate::serve::Body;
+use crate::serve::response::{self, Body};
 use guard::Limiter;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
@@ -34,64 +34,7 @@ pub const MAX_PROMPT: usize = 16 * 1024;
 /// Task requests answered at once; more get 503 rather than an unbounded queue at Symbiont.
 pub const MAX_IN_FLIGHT: usize = 256;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("the password is missing or wrong (send it as Authorization: Bearer <password>)")]
-    Unauthorized,
-    #[error("requests from the origin {0} are not allowed")]
-    ForeignOrigin(String),
-    #[error("no such endpoint: {0}")]
-    NotFound(String),
-    #[error("{method} is not allowed here; use {allow}")]
-    MethodNotAllowed { method: String, allow: &'static str },
-    #[error("{0}")]
-    TooLarge(String),
-    #[error("send the prompt as application/json or application/x-www-form-urlencoded, not {0:?}")]
-    UnsupportedType(String),
-    #[error("too many wrong passwords from this address; try again in {0} s")]
-    TooManyAttempts(u64),
-    #[error("Symbiont answered {status}: {message}")]
-    Upstream { status: u16, message: String },
-    #[error("Symbiont cannot be reached: {0}")]
-    Unreachable(String),
-    #[error("tasks are not configured: {0}")]
-    NotConfigured(String),
-    #[error("the endpoint is busy; try again in a moment")]
-    Busy,
-    #[error("Symbiont did not answer within {0}")]
-    Timeout(String),
-    #[error("the request body did not arrive within {0} s")]
-    SlowBody(u64),
-}
-
-impl ApiError {
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::SlowBody(_) => 408,
-            ApiError::Unauthorized => 401,
-            ApiError::ForeignOrigin(_) => 403,
-            ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::TooLarge(_) => 413,
-            ApiError::UnsupportedType(_) => 415,
-            ApiError::TooManyAttempts(_) => 429,
-            ApiError::Upstream { .. } | ApiError::Unreachable(_) => 502,
-            ApiError::NotConfigured(_) | ApiError::Busy => 503,
-            ApiError::Timeout(_) => 504,
-        }
-    }
-
-    fn body(&self) -> Value {
-        let mut body = json!({ "error": self.to_string() });
-        if let ApiError::Upstream { status, .. } = self {
-            body["symbiont_status"] = json!(status);
-        }
-        body
-    }
-}
+pub use crate::serve::response::ApiError;
 
 pub struct TaskApi {
     password: Option<Secret>,
@@ -311,26 +254,12 @@ fn header(headers: &HeaderMap, name: HeaderName) -> Option<String> {
 impl TaskApi {
     /// The answer as JSON, with `Retry-After` for 429, `Allow` for 405, and no secret in it.
     fn respond(&self, answer: Result<(StatusCode, Value), ApiError>) -> Response<Body> {
-        let (status, mut body, extra) = match answer {
-            Ok((status, body)) => (status, body, None),
-            Err(e) => {
-                let extra = match &e {
-                    ApiError::TooManyAttempts(s) => Some((header::RETRY_AFTER, s.to_string())),
-                    ApiError::MethodNotAllowed { allow, .. } => {
-                        Some((header::ALLOW, (*allow).to_string()))
-                    }
-                    _ => None,
-                };
-                let status =
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                (status, e.body(), extra)
+        match answer {
+            Ok((status, mut body)) => {
+                self.scrub(&mut body);
+                response::json(status, &body)
             }
-        };
-        self.scrub(&mut body);
-        let response = crate::serve::json_response(status, &body);
-        match extra {
-            Some((name, value)) => crate::serve::with_header(response, name, &value),
-            None => response,
+            Err(e) => e.into_response_with(|body| self.scrub(body)),
         }
     }
 
