@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::history::History;
 use crate::output::site::{self, Site, SiteInfo};
-use crate::publish;
+use crate::publish::Publisher;
 use crate::publish::hook::Hook;
 use crate::sense::host::HostSampler;
 use crate::sense::probe::{Outcome, Prober};
@@ -51,6 +51,9 @@ pub struct Generator {
     hook: Option<Hook>,
     /// Finds steps of the wall clock between cycles, for the history to report.
     clock: crate::history::ClockWatch,
+    /// The fingerprints of what was published and the gzip compressor, shared with the
+    /// blocking task that writes each cycle.
+    publisher: Arc<Publisher>,
 }
 
 impl Generator {
@@ -75,6 +78,7 @@ impl Generator {
             history: Some(load_history(&config)),
             hook: Hook::from_config(&config),
             clock: Default::default(),
+            publisher: Arc::default(),
             config,
         }
     }
@@ -114,6 +118,7 @@ impl Generator {
         let interval = self.config.interval;
         let with_assets = !self.assets_published;
         let hook_failure = self.hook.as_ref().and_then(Hook::failure);
+        let publisher = Arc::clone(&self.publisher);
         let task = tokio::task::spawn_blocking(move || {
             let incidents = history.observe(&mut services, now);
             if history.save_due() {
@@ -147,6 +152,7 @@ impl Generator {
                 errors,
             };
             let failure = write_outputs(
+                &publisher,
                 &out_dir,
                 site.as_deref(),
                 &template_problems,
@@ -254,8 +260,10 @@ impl Generator {
         let problems = self.template_problems.clone();
         let site_info = self.site_info.clone();
         let out_dir = self.config.out_dir.clone();
+        let publisher = Arc::clone(&self.publisher);
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
+                &publisher,
                 &out_dir,
                 site.as_deref(),
                 &problems,
@@ -395,6 +403,7 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
 /// its gzip sidecar. A page that fails to render keeps its last good file; the failure goes into
 /// `errors`. Returns the first problem, or `None` when everything was written.
 fn write_outputs(
+    publisher: &Publisher,
     out_dir: &std::path::Path,
     site: Option<&Site>,
     template_problems: &[String],
@@ -422,7 +431,7 @@ fn write_outputs(
         Some(site) => {
             if with_assets {
                 for (name, bytes) in site.assets() {
-                    if let Err(e) = publish::write_if_changed_with_gz(out_dir, name, bytes) {
+                    if let Err(e) = publisher.write_if_changed_with_gz(out_dir, name, bytes) {
                         fail(snapshot, format!("{e:#}"));
                     }
                 }
@@ -439,13 +448,10 @@ fn write_outputs(
                             None => site
                                 .render(&page.template, &ctx)
                                 .and_then(|html| {
-                                    publish::write_if_changed_with_gz(
-                                        out_dir,
-                                        name,
-                                        html.as_bytes(),
-                                    )
-                                    .map(drop)
-                                    .map_err(|e| format!("{e:#}"))
+                                    publisher
+                                        .write_if_changed_with_gz(out_dir, name, html.as_bytes())
+                                        .map(drop)
+                                        .map_err(|e| format!("{e:#}"))
                                 })
                                 .map_err(|e| format!("{e}; the last good {name} stays")),
                         };
@@ -459,14 +465,17 @@ fn write_outputs(
     }
     // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
     let before = snapshot.errors.len();
-    if !crate::output::write(out_dir, site_info, snapshot, with_assets) {
+    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets) {
         let theirs = snapshot.errors.get(before).cloned();
         first = first
             .or(theirs)
             .or_else(|| Some("an output could not be written".into()));
     }
     let json = site::json(snapshot);
-    if let Err(e) = publish::write_with_gz(out_dir, "status.json", &json).context("status.json") {
+    if let Err(e) = publisher
+        .write_with_gz(out_dir, "status.json", &json)
+        .context("status.json")
+    {
         let message = format!("{e:#}");
         first.get_or_insert_with(|| message.clone());
         snapshot.errors.push(message);

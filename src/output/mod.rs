@@ -26,7 +26,7 @@ pub mod site;
 pub mod xml;
 
 use crate::output::site::SiteInfo;
-use crate::publish;
+use crate::publish::Publisher;
 use crate::snapshot::Snapshot;
 use anyhow::Context as _;
 use std::path::Path;
@@ -34,14 +34,20 @@ use std::path::Path;
 /// Writes them all into `out_dir`; a failure goes into the snapshot's `errors` and the old file
 /// stays. `prune` also removes the badges of services no longer configured (worth a directory
 /// listing on the first cycle, not on every one). Returns whether everything was written.
-pub fn write(out_dir: &Path, site: &SiteInfo, snapshot: &mut Snapshot, prune: bool) -> bool {
+pub fn write(
+    publisher: &Publisher,
+    out_dir: &Path,
+    site: &SiteInfo,
+    snapshot: &mut Snapshot,
+    prune: bool,
+) -> bool {
     let mut errors = Vec::new();
     let feed = atom::feed(snapshot, site);
-    if let Err(e) = publish::write_if_changed_with_gz(out_dir, "feed.xml", feed.as_bytes()) {
+    if let Err(e) = publisher.write_if_changed_with_gz(out_dir, "feed.xml", feed.as_bytes()) {
         errors.push(format!("{e:#}"));
     }
     for (name, bytes) in badges::files(snapshot) {
-        if let Err(e) = publish::write_if_changed_with_gz(out_dir, &name, &bytes) {
+        if let Err(e) = publisher.write_if_changed_with_gz(out_dir, &name, &bytes) {
             errors.push(format!("{e:#}"));
         }
     }
@@ -51,7 +57,7 @@ pub fn write(out_dir: &Path, site: &SiteInfo, snapshot: &mut Snapshot, prune: bo
     let ok = errors.is_empty();
     snapshot.errors.extend(errors);
     let text = metrics::metrics(snapshot, site);
-    match publish::write_with_gz(out_dir, "metrics", text.as_bytes()) {
+    match publisher.write_with_gz(out_dir, "metrics", text.as_bytes()) {
         Ok(()) => ok,
         Err(e) => {
             snapshot.errors.push(format!("{e:#}"));

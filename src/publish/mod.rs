@@ -38,7 +38,7 @@ use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The mode published files get. Temporary files are created 0600, and the web server usually
@@ -47,11 +47,29 @@ use std::time::{Duration, Instant};
 #[cfg(unix)]
 const MODE: u32 = 0o644;
 
-/// Atomically replaces `dir/name` with `bytes`, creating parent directories as needed.
+/// What a process publishes through: the fingerprints of the files it wrote (so an unchanged
+/// file is not rewritten) and the one gzip compressor it reuses. Owned by the cycle
+/// (`daemon::cycle::Generator`), which lives as long as the process; a test makes its own, so
+/// tests share no cache.
+#[derive(Default)]
+pub struct Publisher {
+    /// What this publisher last wrote or found at each path given to
+    /// [`Publisher::write_if_changed`] (and the `_with_gz` twin): a fingerprint of the bytes, and
+    /// when the disk was last seen to hold them. An unchanged file then costs a checksum, not the
+    /// half-dozen system calls of reading it back: measured, with a badge pair per service those
+    /// calls were most of a cycle's CPU.
+    known: Mutex<HashMap<PathBuf, Known>>,
+    /// One compressor, reset between files. A new one allocates and zeroes about 320 KiB;
+    /// measured, the page faults of doing that for each file cost more CPU than all the rest of
+    /// a cycle. Kept, it stays resident instead (the RSS figure counts it once).
+    compressor: Mutex<Option<Compress>>,
+}
+
+/// Atomically replaces `dir/name` with `bytes`, creating parent directories as needed. It
+/// knows no [`Publisher`]: a file written this way that a publisher also writes must go
+/// through [`Publisher::write`], so its fingerprint is dropped.
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let path = dir.join(name);
-    // What [`write_if_changed`] knew of this path is no longer true.
-    known().remove(&path);
     let parent = path.parent().unwrap_or(dir);
     let create = || {
         tempfile::Builder::new()
@@ -115,18 +133,6 @@ fn os_error(e: &std::io::Error) -> std::io::Error {
     }
 }
 
-/// Like [`write`], but leaves the file alone when it already holds `bytes`: assets and their
-/// sidecars keep their mtime (and so their ETag) until they really change.
-pub fn write_if_changed(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<bool> {
-    publish_if_changed(dir, name, bytes, false)
-}
-
-/// What this process last wrote or found at each path given to [`write_if_changed`] (and the
-/// `_with_gz` twin): a fingerprint of the bytes, and when the disk was last seen to hold them.
-/// An unchanged file then costs a checksum, not the half-dozen system calls of reading it back:
-/// measured, with a badge pair per service those calls were most of a cycle's CPU.
-static KNOWN: LazyLock<Mutex<HashMap<PathBuf, Known>>> = LazyLock::new(Default::default);
-
 /// How long a file is trusted to hold what we left in it before the disk is read again. Bounds
 /// how long a file removed behind our back (or a fingerprint collision) goes unnoticed.
 const RECHECK: Duration = Duration::from_secs(60);
@@ -140,49 +146,10 @@ struct Known {
     since: Instant,
 }
 
-fn known() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Known>> {
-    // Nothing panics while holding it; if something did, the map is still a valid cache.
-    KNOWN.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn crc(bytes: &[u8]) -> u32 {
     let mut crc = Crc::new();
     crc.update(bytes);
     crc.sum()
-}
-
-fn publish_if_changed(dir: &Path, name: &str, bytes: &[u8], gz: bool) -> anyhow::Result<bool> {
-    let path = dir.join(name);
-    let sum = crc(bytes);
-    let last = known()
-        .get(&path)
-        .copied()
-        .filter(|k| k.since.elapsed() < RECHECK);
-    let same = match last {
-        Some(k) if k.crc == sum && k.len == bytes.len() => return Ok(false),
-        // We wrote (or read) this file moments ago and it held something else: no need to read
-        // it back. This is the path of the files that change every cycle.
-        Some(_) => false,
-        None => {
-            std::fs::metadata(&path).is_ok_and(|meta| meta.len() == bytes.len() as u64)
-                && std::fs::read(&path).is_ok_and(|old| old == bytes)
-        }
-    };
-    if !same {
-        write(dir, name, bytes)?;
-    }
-    // A missing sidecar is written even for an unchanged file: the first run of a version that
-    // writes them, or one removed by hand.
-    if gz && (!same || !dir.join(gz_name(name)).exists()) {
-        write_gz(dir, name, bytes, sum)?;
-    }
-    let entry = Known {
-        crc: sum,
-        len: bytes.len(),
-        since: Instant::now(),
-    };
-    known().insert(path, entry);
-    Ok(!same)
 }
 
 /// The sidecars' gzip level, by measurement on the outputs of 10 services (example snapshot
@@ -192,65 +159,128 @@ fn publish_if_changed(dir: &Path, name: &str, bytes: &[u8], gz: bool) -> anyhow:
 /// CPU is the tighter budget here.
 const GZ_LEVEL: u32 = 1;
 
-/// One compressor for the process, reset between files. A new one allocates and zeroes about
-/// 320 KiB; measured, the page faults of doing that for each file cost more CPU than all the
-/// rest of a cycle. Kept, it stays resident instead (the RSS figure counts it once).
-static COMPRESSOR: Mutex<Option<Compress>> = Mutex::new(None);
-
-/// `bytes` gzipped, with no name and no time in the header: the same bytes always give the
-/// same sidecar.
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    gzip_with_crc(bytes, crc(bytes))
-}
-
-/// [`gzip`] for a caller that has the CRC-32 of `bytes` already.
-fn gzip_with_crc(bytes: &[u8], sum: u32) -> Vec<u8> {
-    // The gzip wrapper (RFC 1952): magic, deflate, no flags, mtime 0, no extra flags, OS
-    // unknown; then the raw deflate stream; then CRC-32 and length, little-endian.
-    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    let mut out = Vec::with_capacity(bytes.len() / 3 + 64);
-    out.extend_from_slice(&HEADER);
-    // A panic while compressing leaves the lock poisoned; the compressor is reset before each
-    // use anyway.
-    let mut slot = COMPRESSOR.lock().unwrap_or_else(PoisonError::into_inner);
-    let compress = slot.get_or_insert_with(|| Compress::new(Compression::new(GZ_LEVEL), false));
-    compress.reset();
-    let start = compress.total_in();
-    loop {
-        let done = (compress.total_in() - start) as usize;
-        let status = compress
-            .compress_vec(&bytes[done..], &mut out, FlushCompress::Finish)
-            .expect("deflate into memory cannot fail");
-        if status == Status::StreamEnd {
-            break;
-        }
-        // compress_vec writes only into spare capacity.
-        out.reserve(out.capacity().max(1024));
+impl Publisher {
+    /// [`write`], and what this publisher knew of the path is no longer true.
+    pub fn write(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        self.known().remove(&dir.join(name));
+        write(dir, name, bytes)
     }
-    drop(slot);
-    out.extend_from_slice(&sum.to_le_bytes());
-    // ISIZE is the length modulo 2^32, by definition.
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out
-}
 
-/// [`write`], then the gzip sidecar `dir/name.gz` (see the module's note on their order).
-pub fn write_with_gz(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    write(dir, name, bytes)?;
-    write_gz(dir, name, bytes, crc(bytes))
-}
+    /// Like [`Publisher::write`], but leaves the file alone when it already holds `bytes`: assets
+    /// and their sidecars keep their mtime (and so their ETag) until they really change.
+    pub fn write_if_changed(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<bool> {
+        self.publish_if_changed(dir, name, bytes, false)
+    }
 
-/// [`write_if_changed`] with its sidecar: an unchanged file keeps its sidecar untouched.
-pub fn write_if_changed_with_gz(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<bool> {
-    publish_if_changed(dir, name, bytes, true)
-}
+    fn known(&self) -> MutexGuard<'_, HashMap<PathBuf, Known>> {
+        // Nothing panics while holding it; if something did, the map is still a valid cache.
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 
-fn write_gz(dir: &Path, name: &str, bytes: &[u8], sum: u32) -> anyhow::Result<()> {
-    let gz = gz_name(name);
-    write(dir, &gz, &gzip_with_crc(bytes, sum)).inspect_err(|_| {
-        // The file is newer than this sidecar now: better none than a stale one.
-        let _ = std::fs::remove_file(dir.join(&gz));
-    })
+    fn publish_if_changed(
+        &self,
+        dir: &Path,
+        name: &str,
+        bytes: &[u8],
+        gz: bool,
+    ) -> anyhow::Result<bool> {
+        let path = dir.join(name);
+        let sum = crc(bytes);
+        let last = self
+            .known()
+            .get(&path)
+            .copied()
+            .filter(|k| k.since.elapsed() < RECHECK);
+        let same = match last {
+            Some(k) if k.crc == sum && k.len == bytes.len() => return Ok(false),
+            // We wrote (or read) this file moments ago and it held something else: no need to read
+            // it back. This is the path of the files that change every cycle.
+            Some(_) => false,
+            None => {
+                std::fs::metadata(&path).is_ok_and(|meta| meta.len() == bytes.len() as u64)
+                    && std::fs::read(&path).is_ok_and(|old| old == bytes)
+            }
+        };
+        if !same {
+            write(dir, name, bytes)?;
+        }
+        // A missing sidecar is written even for an unchanged file: the first run of a version that
+        // writes them, or one removed by hand.
+        if gz && (!same || !dir.join(gz_name(name)).exists()) {
+            self.write_gz(dir, name, bytes, sum)?;
+        }
+        let entry = Known {
+            crc: sum,
+            len: bytes.len(),
+            since: Instant::now(),
+        };
+        self.known().insert(path, entry);
+        Ok(!same)
+    }
+
+    /// `bytes` gzipped, with no name and no time in the header: the same bytes always give the
+    /// same sidecar.
+    pub fn gzip(&self, bytes: &[u8]) -> Vec<u8> {
+        self.gzip_with_crc(bytes, crc(bytes))
+    }
+
+    /// [`gzip`] for a caller that has the CRC-32 of `bytes` already.
+    fn gzip_with_crc(&self, bytes: &[u8], sum: u32) -> Vec<u8> {
+        // The gzip wrapper (RFC 1952): magic, deflate, no flags, mtime 0, no extra flags, OS
+        // unknown; then the raw deflate stream; then CRC-32 and length, little-endian.
+        const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        let mut out = Vec::with_capacity(bytes.len() / 3 + 64);
+        out.extend_from_slice(&HEADER);
+        // A panic while compressing leaves the lock poisoned; the compressor is reset before each
+        // use anyway.
+        let mut slot = self
+            .compressor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let compress = slot.get_or_insert_with(|| Compress::new(Compression::new(GZ_LEVEL), false));
+        compress.reset();
+        let start = compress.total_in();
+        loop {
+            let done = (compress.total_in() - start) as usize;
+            let status = compress
+                .compress_vec(&bytes[done..], &mut out, FlushCompress::Finish)
+                .expect("deflate into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+            // compress_vec writes only into spare capacity.
+            out.reserve(out.capacity().max(1024));
+        }
+        drop(slot);
+        out.extend_from_slice(&sum.to_le_bytes());
+        // ISIZE is the length modulo 2^32, by definition.
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out
+    }
+
+    /// [`write`], then the gzip sidecar `dir/name.gz` (see the module's note on their order).
+    pub fn write_with_gz(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        self.write(dir, name, bytes)?;
+        self.write_gz(dir, name, bytes, crc(bytes))
+    }
+
+    /// [`Publisher::write_if_changed`] with its sidecar: an unchanged file keeps its sidecar untouched.
+    pub fn write_if_changed_with_gz(
+        &self,
+        dir: &Path,
+        name: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<bool> {
+        self.publish_if_changed(dir, name, bytes, true)
+    }
+
+    fn write_gz(&self, dir: &Path, name: &str, bytes: &[u8], sum: u32) -> anyhow::Result<()> {
+        let gz = gz_name(name);
+        write(dir, &gz, &self.gzip_with_crc(bytes, sum)).inspect_err(|_| {
+            // The file is newer than this sidecar now: better none than a stale one.
+            let _ = std::fs::remove_file(dir.join(&gz));
+        })
+    }
 }
 
 fn gz_name(name: &str) -> String {
@@ -289,16 +319,17 @@ mod tests {
 
     #[test]
     fn unchanged_content_is_not_rewritten() {
+        let p = Publisher::default();
         let dir = tempfile::tempdir().unwrap();
-        assert!(write_if_changed(dir.path(), "s.css", b"a").unwrap());
+        assert!(p.write_if_changed(dir.path(), "s.css", b"a").unwrap());
         let inode = |p: &Path| {
             use std::os::unix::fs::MetadataExt;
             std::fs::metadata(p).unwrap().ino()
         };
         let before = inode(&dir.path().join("s.css"));
-        assert!(!write_if_changed(dir.path(), "s.css", b"a").unwrap());
+        assert!(!p.write_if_changed(dir.path(), "s.css", b"a").unwrap());
         assert_eq!(inode(&dir.path().join("s.css")), before);
-        assert!(write_if_changed(dir.path(), "s.css", b"b").unwrap());
+        assert!(p.write_if_changed(dir.path(), "s.css", b"b").unwrap());
         assert_ne!(inode(&dir.path().join("s.css")), before);
     }
 
@@ -313,19 +344,22 @@ mod tests {
 
     #[test]
     fn the_sidecar_holds_the_file_gzipped_and_is_deterministic() {
+        let p = Publisher::default();
         let dir = tempfile::tempdir().unwrap();
         let text = "<p>hello</p>\n".repeat(100);
-        write_with_gz(dir.path(), "a/index.html", text.as_bytes()).unwrap();
+        p.write_with_gz(dir.path(), "a/index.html", text.as_bytes())
+            .unwrap();
         let gz = std::fs::read(dir.path().join("a/index.html.gz")).unwrap();
         assert_eq!(gunzip(&gz), text.as_bytes());
         assert!(gz.len() < text.len() / 10, "{} bytes", gz.len());
-        assert_eq!(gzip(text.as_bytes()), gz, "same bytes, same sidecar");
+        assert_eq!(p.gzip(text.as_bytes()), gz, "same bytes, same sidecar");
         assert_eq!(&gz[4..8], &[0, 0, 0, 0], "no time in the header");
     }
 
     #[test]
     fn gzip_round_trips_empty_and_incompressible_input() {
-        assert_eq!(gunzip(&gzip(b"")), b"");
+        let p = Publisher::default();
+        assert_eq!(gunzip(&p.gzip(b"")), b"");
         // Noise does not shrink: the output outgrows its first allocation.
         let mut x = 1u32;
         let noise: Vec<u8> = (0..300_000)
@@ -334,14 +368,19 @@ mod tests {
                 (x >> 24) as u8
             })
             .collect();
-        let gz = gzip(&noise);
+        let gz = p.gzip(&noise);
         assert!(gz.len() > noise.len());
         assert_eq!(gunzip(&gz), noise);
-        assert_eq!(gunzip(&gzip(b"again")), b"again", "the compressor is reset");
+        assert_eq!(
+            gunzip(&p.gzip(b"again")),
+            b"again",
+            "the compressor is reset"
+        );
     }
 
     #[test]
     fn an_unchanged_file_keeps_its_sidecar_and_a_missing_one_comes_back() {
+        let p = Publisher::default();
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let gz = dir.path().join("feed.xml.gz");
@@ -349,28 +388,44 @@ mod tests {
             let m = std::fs::metadata(p).unwrap();
             (m.ino(), m.mtime(), m.mtime_nsec())
         };
-        assert!(write_if_changed_with_gz(dir.path(), "feed.xml", b"one").unwrap());
+        assert!(
+            p.write_if_changed_with_gz(dir.path(), "feed.xml", b"one")
+                .unwrap()
+        );
         let before = id(&gz);
-        assert!(!write_if_changed_with_gz(dir.path(), "feed.xml", b"one").unwrap());
+        assert!(
+            !p.write_if_changed_with_gz(dir.path(), "feed.xml", b"one")
+                .unwrap()
+        );
         assert_eq!(id(&gz), before);
-        assert!(write_if_changed_with_gz(dir.path(), "feed.xml", b"two").unwrap());
+        assert!(
+            p.write_if_changed_with_gz(dir.path(), "feed.xml", b"two")
+                .unwrap()
+        );
         assert_eq!(gunzip(&std::fs::read(&gz).unwrap()), b"two");
         // Removed by hand: trusted to be there until the next look at the disk, then restored.
         std::fs::remove_file(&gz).unwrap();
-        assert!(!write_if_changed_with_gz(dir.path(), "feed.xml", b"two").unwrap());
+        assert!(
+            !p.write_if_changed_with_gz(dir.path(), "feed.xml", b"two")
+                .unwrap()
+        );
         assert!(!gz.exists());
         // As after RECHECK, or in the next process.
-        known().remove(&dir.path().join("feed.xml"));
-        assert!(!write_if_changed_with_gz(dir.path(), "feed.xml", b"two").unwrap());
+        p.known().remove(&dir.path().join("feed.xml"));
+        assert!(
+            !p.write_if_changed_with_gz(dir.path(), "feed.xml", b"two")
+                .unwrap()
+        );
         assert_eq!(gunzip(&std::fs::read(&gz).unwrap()), b"two");
     }
 
     #[test]
     fn a_sidecar_that_cannot_be_written_is_an_error_after_the_file() {
+        let p = Publisher::default();
         let dir = tempfile::tempdir().unwrap();
         // 253 bytes is a valid name, 256 (with ".gz") is not.
         let name = "x".repeat(253);
-        let e = write_with_gz(dir.path(), &name, b"new").unwrap_err();
+        let e = p.write_with_gz(dir.path(), &name, b"new").unwrap_err();
         assert!(format!("{e:#}").contains("cannot"), "{e:#}");
         assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), b"new");
         assert!(!dir.path().join(format!("{name}.gz")).exists());
