@@ -31,6 +31,7 @@ pub mod server;
 pub mod snapshot;
 pub mod tasks;
 pub mod templates;
+pub mod trust;
 pub mod xml;
 
 use cli::{Cli, Command};
