@@ -412,7 +412,7 @@ fn a_configured_disk_that_is_not_mounted_is_shown_in_the_disks_card_not_as_a_pro
     assert_eq!(html.matches("no&#x2F;such&#x2F;mount").count(), 1, "{html}");
     assert!(
         html.contains(
-            "disk &#x2F;no&#x2F;such&#x2F;mount: <span class=\"muted\">not mounted</span>"
+            "<div class=\"meter-label\"><span>&#x2F;no&#x2F;such&#x2F;mount</span><span>not mounted</span></div>"
         )
     );
     assert!(!html.contains("Problems with this page"), "{html}");
