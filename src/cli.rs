@@ -32,11 +32,13 @@ Every interval it takes a snapshot of the host (load, memory, disks) and of the 
 list (http, tcp, systemd and other cortex-status instances), and publishes it into out_dir as a
 static site: status.json, the HTML page that shows it and keeps itself fresh in the browser, an
 Atom feed, Prometheus metrics and badges. Any web server can serve out_dir (Caddy in
-production, see scripts/Caddyfile). Beside it runs a small endpoint for /api/health and the task
+production: see /usr/share/doc/cortex-status/examples/Caddyfile where the .deb is installed, or
+scripts/Caddyfile in the source). Beside it runs a small endpoint for /api/health and the task
 form, which forwards tasks to the Symbiont API.
 
 With no command it runs the daemon. With no config file it runs on the embedded default (this
-host's figures, no services) and serves the page and the API at http://127.0.0.1:4000.";
+host's figures, no services) and serves the page and the API at http://127.0.0.1:4000; a
+cortex-status.toml written later in the working directory is picked up without a restart.";
 
 const SHORT_AFTER: &str = "\
 Run `cortex-status --help` for the environment, the files written, and examples.";

@@ -72,6 +72,9 @@ pub fn main(cli: Cli) -> ExitCode {
             for p in &report.problems {
                 eprintln!("{p}");
             }
+            for w in &report.warnings {
+                eprintln!("{w}");
+            }
             if report.problems.is_empty() {
                 println!("ok: {}", report.summary);
                 ExitCode::SUCCESS

@@ -141,6 +141,21 @@ pub struct ApiConfig {
 pub struct Secrets {
     pub task_password: Option<Secret>,
     pub symbiont_token: Option<Secret>,
+    /// The values put in for `${NAME}`s in the config file.
+    pub interpolated: Vec<Secret>,
+}
+
+impl Secrets {
+    /// Every secret value, for scrubbing text that may echo one ([`crate::redact::secrets`]).
+    pub fn values(&self) -> Vec<&str> {
+        let named = [&self.task_password, &self.symbiont_token];
+        named
+            .into_iter()
+            .flatten()
+            .chain(&self.interpolated)
+            .map(Secret::expose)
+            .collect()
+    }
 }
 
 /// A configuration problem, located as precisely as we can.
@@ -378,7 +393,7 @@ impl Config {
         let file = path.map_or("(embedded default)".to_string(), |p| {
             p.display().to_string()
         });
-        let mut r = Reader::new(text, file);
+        let mut r = Reader::new(text, file, env);
         // Relative paths are relative to the config file, so a unit file or cron job works from
         // any working directory; with no file, relative to the working directory.
         let base = path
@@ -419,7 +434,7 @@ impl Config {
         let tasks = resolve_tasks(&mut r, root);
         let api = resolve_api(&mut r, root);
 
-        let mut problems = r.into_problems();
+        let (mut problems, interpolated) = r.finish();
         let mut config = Config {
             file: path.map(Path::to_path_buf),
             title: title.unwrap_or_else(|| "Cortex Status".into()),
@@ -437,6 +452,7 @@ impl Config {
             api,
             secrets: Secrets::default(),
         };
+        config.secrets.interpolated = interpolated;
         config.apply_env(env, &mut problems);
         if problems.is_empty() {
             Ok(config)
@@ -493,6 +509,7 @@ impl Config {
         self.secrets = Secrets {
             task_password: secret("STATUS_TASK_PASSWORD"),
             symbiont_token: secret("SYMBIONT_TOKEN"),
+            interpolated: std::mem::take(&mut self.secrets.interpolated),
         };
     }
 

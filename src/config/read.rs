@@ -5,8 +5,13 @@
 //! into toml's spanned tree (`DeTable`), and each key's value is deserialized on its own: every
 //! unknown key and every bad value becomes one [`ConfigError`] with its line, and reading goes
 //! on. `config::resolve` asks for the keys it knows and adds the checks between keys.
+//!
+//! Any string value may name a secret as `${NAME}`: it is read from the environment variable
+//! `NAME`, or from the file named by `NAME_FILE` (systemd credentials), when the value is read.
+//! An unset name is a problem at that line. The values put in are kept ([`Reader::interpolated`])
+//! so every message can be scrubbed of them ([`super::Secrets::values`]). `$${` stands for a literal `${`.
 
-use super::ConfigError;
+use super::{ConfigError, Env, Secret};
 use serde::de::DeserializeOwned;
 use std::ops::Range;
 use toml::Spanned;
@@ -18,14 +23,19 @@ pub struct Reader<'t> {
     text: &'t str,
     file: String,
     problems: Vec<ConfigError>,
+    env: &'t Env,
+    /// Every value a `${NAME}` was replaced with, for scrubbing messages.
+    interpolated: Vec<Secret>,
 }
 
 impl<'t> Reader<'t> {
-    pub fn new(text: &'t str, file: String) -> Reader<'t> {
+    pub fn new(text: &'t str, file: String, env: &'t Env) -> Reader<'t> {
         Reader {
             text,
             file,
             problems: Vec::new(),
+            env,
+            interpolated: Vec::new(),
         }
     }
 
@@ -34,13 +44,19 @@ impl<'t> Reader<'t> {
         self.problems.len()
     }
 
-    pub fn into_problems(self) -> Vec<ConfigError> {
-        self.problems
+    /// The problems, and the values put in for `${NAME}`s.
+    pub fn finish(self) -> (Vec<ConfigError>, Vec<Secret>) {
+        (self.problems, self.interpolated)
     }
 
     /// Records a problem at `span` (a byte range of the text), under `key`.
     pub fn problem(&mut self, span: Option<&Span>, key: &str, message: impl Into<String>) {
         let line = span.map(|s| line_at(self.text, s.start));
+        let mut message = message.into();
+        if !self.interpolated.is_empty() {
+            let secrets: Vec<&str> = self.interpolated.iter().map(Secret::expose).collect();
+            message = crate::redact::secrets(&message, &secrets);
+        }
         self.problems
             .push(ConfigError::new(&self.file, line, key, message));
     }
@@ -73,13 +89,17 @@ impl<'t> Reader<'t> {
         prefix: &str,
         name: &str,
     ) -> Option<(T, Span)> {
-        let value = lookup(table, name)?;
+        let mut value = lookup(table, name)?.clone();
         let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
+        let key = path(prefix, name);
+        if !self.interpolate(&mut value, &key) {
+            return None;
+        }
+        match T::deserialize(ValueDeserializer::from(value)) {
             Ok(v) => Some((v, span)),
             Err(e) => {
                 let at = e.span().unwrap_or_else(|| span.clone());
-                self.problem(Some(&at), &path(prefix, name), e.message().to_string());
+                self.problem(Some(&at), &key, e.message().to_string());
                 None
             }
         }
@@ -141,6 +161,88 @@ impl<'t> Reader<'t> {
     }
 }
 
+impl Reader<'_> {
+    /// Replaces each `${NAME}` in the strings of `value` (nested ones too); false, with the
+    /// problem recorded, when a name is not set or cannot be read.
+    fn interpolate(&mut self, value: &mut Spanned<DeValue<'_>>, key: &str) -> bool {
+        let span = value.span();
+        match value.get_mut() {
+            DeValue::String(text) if text.contains("${") => {
+                match expand(text, self.env, &mut self.interpolated) {
+                    Ok(done) => {
+                        *text = done.into();
+                        true
+                    }
+                    Err(why) => {
+                        self.problem(Some(&span), key, why);
+                        false
+                    }
+                }
+            }
+            DeValue::Array(items) => {
+                let mut ok = true;
+                for item in items.iter_mut() {
+                    ok &= self.interpolate(item, key);
+                }
+                ok
+            }
+            DeValue::Table(table) => {
+                let mut ok = true;
+                for (_, item) in table.iter_mut() {
+                    ok &= self.interpolate(item, key);
+                }
+                ok
+            }
+            _ => true,
+        }
+    }
+}
+
+/// `text` with every `${NAME}` replaced by the secret `NAME` (or the file `NAME_FILE` names),
+/// each value pushed onto `found`; `$${` is a literal `${`. The error never holds a value.
+pub fn expand(text: &str, env: &Env, found: &mut Vec<Secret>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        if rest[..at].ends_with('$') {
+            // `$${NAME}`: the first `$` escapes; keep `${` as written.
+            out.push_str(&rest[..at - 1]);
+            out.push_str("${");
+            rest = &rest[at + 2..];
+            continue;
+        }
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("`${` without its closing `}` (write `$${` for a literal `${`)".into());
+        };
+        let name = &after[..end];
+        let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "`${{{}}}` is not a variable name (letters, digits and `_`)",
+                crate::redact::text(&name.chars().take(40).collect::<String>())
+            ));
+        }
+        match Secret::from_env(env, name)? {
+            Some(secret) => {
+                out.push_str(secret.expose());
+                found.push(secret);
+            }
+            None => {
+                return Err(format!(
+                    "`${{{name}}}` is not set: set the environment variable {name}, or {name}_FILE \
+                     to a file holding it"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 fn lookup<'a, 'i>(table: &'a DeTable<'i>, name: &str) -> Option<&'a Spanned<DeValue<'i>>> {
     table
         .iter()
@@ -198,6 +300,40 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_replaced_from_the_environment_or_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let env = env(&[("TOPIC", "alerts-42"), ("BOT_FILE", file.to_str().unwrap())]);
+        let mut found = Vec::new();
+        let text = expand("https://ntfy.sh/${TOPIC}?t=${BOT}", &env, &mut found).unwrap();
+        assert_eq!(text, "https://ntfy.sh/alerts-42?t=from-file");
+        assert_eq!(found.len(), 2);
+        assert_eq!(expand("cost $${X}", &env, &mut found).unwrap(), "cost ${X}");
+    }
+
+    #[test]
+    fn an_unset_or_malformed_name_is_a_problem_that_quotes_no_value() {
+        let env = env(&[("SET", "s3cret")]);
+        let mut found = Vec::new();
+        let e = expand("${MISSING}", &env, &mut found).unwrap_err();
+        assert!(
+            e.contains("MISSING is not set") || e.contains("`${MISSING}` is not set"),
+            "{e}"
+        );
+        assert!(expand("${SET", &env, &mut found).is_err());
+        assert!(expand("${1X}", &env, &mut found).is_err());
+        assert!(found.is_empty());
+    }
 
     #[test]
     fn typos_find_their_key() {

@@ -706,3 +706,30 @@ fn syntax_errors_and_odd_keys_show_no_credential_either() {
         }
     }
 }
+
+/// `${NAME}` in any string value: read from the environment (or `NAME_FILE`), kept among the
+/// secrets, and an unset one is a problem at its line that names it and quotes no value.
+#[test]
+fn names_in_values_come_from_the_environment_and_stay_secret() {
+    let text = "title = \"t\"\n[[service]]\nname = \"Web\"\nkind = \"http\"\nurl = \"http://127.0.0.1:1/${WEB_PATH}\"\n";
+    let env: Env = [("WEB_PATH".to_string(), "hidden-path-42".to_string())].into();
+    let config = Config::parse(text, Path::new("c.toml"), &env).unwrap();
+    match &config.services[0].check {
+        Check::Http { url, .. } => assert_eq!(url.path(), "/hidden-path-42"),
+        other => panic!("{other:?}"),
+    }
+    assert!(config.secrets.values().contains(&"hidden-path-42"));
+
+    let errors = Config::parse(text, Path::new("c.toml"), &Env::new()).unwrap_err();
+    let line = errors.to_string();
+    assert!(
+        line.contains("c.toml:5") && line.contains("WEB_PATH"),
+        "{line}"
+    );
+
+    // A value that does not fit its key is refused without quoting the secret put in.
+    let env: Env = [("WEB_PATH".to_string(), "s3cret value".to_string())].into();
+    let bad = text.replace("http://127.0.0.1:1/${WEB_PATH}", "${WEB_PATH}");
+    let errors = Config::parse(&bad, Path::new("c.toml"), &env).unwrap_err();
+    assert!(!errors.to_string().contains("s3cret"), "{errors}");
+}

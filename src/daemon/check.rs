@@ -12,6 +12,10 @@ use std::path::Path;
 
 pub struct Report {
     pub problems: Vec<String>,
+    /// What may be fine where the config is deployed but is not true here (a disk in
+    /// `[host] disks` that this host has not mounted): printed, not a failure, since a config
+    /// is often written on another machine.
+    pub warnings: Vec<String>,
     /// What was checked, for the success line.
     pub summary: String,
 }
@@ -64,15 +68,54 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
             }
         }
     }
+    let mut warnings = Vec::new();
+    if let Some(wanted) = config.as_ref().and_then(|c| c.host.disks.as_deref()) {
+        for m in crate::sense::host::unmounted(wanted) {
+            warnings.push(format!(
+                "warning: {}: host.disks: {m} is not mounted on this host; the page will show \
+                 \"disk {m}: not mounted\" until it is",
+                config_ref.source()
+            ));
+        }
+    }
     let summary = format!(
-        "{}: {} services, {} pages, templates {}",
+        "{}: {}, {}, {}",
         config_ref.source(),
-        config_ref.services.len(),
-        pages,
-        templates_dir.map_or("embedded".into(), |d| format!(
-            "from {} over the embedded ones",
-            d.display()
+        counted(config_ref.services.len(), "service"),
+        counted(pages, "page"),
+        templates_dir.map_or("the embedded templates".into(), |d| format!(
+            "templates in {} over the embedded ones",
+            shown_dir(&d)
         ))
     );
-    Report { problems, summary }
+    Report {
+        problems,
+        warnings,
+        summary,
+    }
+}
+
+/// "1 service", "3 services".
+fn counted(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A directory as a person would type it: `./templates/` rather than a bare `templates`, which
+/// reads as a word in the sentence.
+fn shown_dir(dir: &Path) -> String {
+    let text = dir.display().to_string();
+    let text = if dir.is_relative() && !text.starts_with('.') {
+        format!("./{text}")
+    } else {
+        text
+    };
+    if text.ends_with('/') {
+        text
+    } else {
+        format!("{text}/")
+    }
 }

@@ -69,9 +69,12 @@ impl Running {
                     self.generator.reconfigure(Arc::clone(&new));
                     if !self
                         .watch
-                        .covers(new.file.as_deref(), new.templates_dir.as_deref())
+                        .covers(watched_file(&new).as_deref(), new.templates_dir.as_deref())
                     {
-                        let fresh = Watch::start(new.file.as_deref(), new.templates_dir.as_deref());
+                        let fresh = Watch::start(
+                            watched_file(&new).as_deref(),
+                            new.templates_dir.as_deref(),
+                        );
                         // An edit already seen by the old watch but not applied yet is kept.
                         self.watch = self.watch.hand_over(fresh);
                     }
@@ -133,7 +136,10 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
     });
     let mut running = Running {
         generator: Generator::new(Arc::clone(&config)),
-        watch: Watch::start(config.file.as_deref(), config.templates_dir.as_deref()),
+        watch: Watch::start(
+            watched_file(&config).as_deref(),
+            config.templates_dir.as_deref(),
+        ),
         ticker: new_ticker(config.interval),
         task_api,
         config,
@@ -199,6 +205,19 @@ fn new_ticker(interval: std::time::Duration) -> tokio::time::Interval {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     ticker
+}
+
+/// The config file the watch follows: the one in use, or on the embedded default the
+/// `cortex-status.toml` that [`Config::load`] would find in the working directory, so a file
+/// written there after the start (as the README's quick start does) is picked up without a
+/// restart.
+fn watched_file(config: &Config) -> Option<std::path::PathBuf> {
+    Some(
+        config
+            .file
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_FILE.into()),
+    )
 }
 
 /// Reads the config file again. Settings the running process cannot change (where it listens,

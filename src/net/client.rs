@@ -8,7 +8,8 @@
 //! (Content-Length, chunked, or until close) and decides whether the connection can be reused.
 //!
 //! Redirects are not followed: a probe reports what its URL answers. TLS is rustls with the ring
-//! provider and the webpki roots, set up the first time an https URL is used.
+//! provider, trusting the webpki roots and the host's store ([`crate::net::trust`]), set up the first
+//! time an https URL is used.
 
 use base64::Engine as _;
 use std::fmt;
@@ -115,16 +116,8 @@ impl Client {
         if let Some(c) = self.tls.get() {
             return Ok(c.clone());
         }
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = crate::net::trust::client_config(&[b"http/1.1"])
+            .map_err(|e| Error::Tls(e.to_string()))?;
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         Ok(self.tls.get_or_init(|| connector).clone())
     }

@@ -402,7 +402,9 @@ mod tests {
         ));
         assert!(text.contains("cortex_status_overall_status{status=\"down\"} 1\n"));
         assert!(text.contains("cortex_status_build_info{version=\"0.1.0\"} 1\n"));
-        assert!(text.contains("cortex_status_errors 1\n"));
+        // The example has two: a disk not mounted (counted here, shown in the page's disks card) and
+        // an on_publish failure.
+        assert!(text.contains("cortex_status_errors 2\n"));
         assert!(text.contains("cortex_status_interval_seconds 5\n"));
         assert!(text.contains("cortex_status_host_disk_used_bytes{mount=\"/\"} 26843545600\n"));
     }

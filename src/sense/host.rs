@@ -77,7 +77,9 @@ impl HostSampler {
             }
         });
 
-        let disks = public.disks.then(|| self.sample_disks(&mut errors));
+        let mut disks_missing = Vec::new();
+        let disks = public.disks.then(|| self.sample_disks(&mut disks_missing));
+        errors.extend(disks_missing.iter().map(|m| missing_disk_error(m)));
 
         let host = Host {
             hostname: self.hostname.clone(),
@@ -87,11 +89,13 @@ impl HostSampler {
             cpu_load_normalized,
             memory,
             disks,
+            disks_missing,
         };
         (host, errors)
     }
 
-    fn sample_disks(&mut self, errors: &mut Vec<String>) -> Vec<Disk> {
+    /// The wanted disks that are mounted; those that are not go to `missing`.
+    fn sample_disks(&mut self, missing_out: &mut Vec<String>) -> Vec<Disk> {
         // Borrowed field by field (not through `&mut self`), so the filter is not copied each cycle.
         let wanted = self.config.disks.as_deref();
         // A configured mount that is missing may have been mounted since the last listing: look
@@ -136,7 +140,7 @@ impl HostSampler {
         if let Some(w) = wanted {
             for m in w {
                 if !out.iter().any(|d| &d.mount == m) {
-                    errors.push(format!("disk {m}: not mounted, or not readable"));
+                    missing_out.push(m.clone());
                 }
             }
             // Keep the order the user wrote.
@@ -146,6 +150,30 @@ impl HostSampler {
         }
         out
     }
+}
+
+/// What `errors` says about a configured disk that is not mounted. The page shows the disk in
+/// its card instead and leaves this line out of its problems (see `render::context`).
+pub fn missing_disk_error(mount: &str) -> String {
+    format!("disk {mount}: not mounted, or not readable")
+}
+
+/// Of the mount points in `[host] disks`, those not mounted on this host now: for `check`,
+/// which warns (a config may be written on another machine, so it is not a failure).
+pub fn unmounted(wanted: &[String]) -> Vec<String> {
+    // Where the mount table cannot be read, nothing can be said: no warning.
+    let Ok(disks) = Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing()) else {
+        return Vec::new();
+    };
+    wanted
+        .iter()
+        .filter(|m| {
+            !disks
+                .iter()
+                .any(|d| d.mount_point().to_str() == Some(m.as_str()))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Reads the mount table again, with each disk's usage.
@@ -216,10 +244,15 @@ mod tests {
         };
         let (host, errors) =
             sampler(disks, Some(vec!["/".into(), "/no/such/mount".into()])).sample();
-        assert_eq!(host.disks.unwrap().len(), 1);
+        assert_eq!(host.disks.as_ref().unwrap().len(), 1);
         assert_eq!(
             errors,
             vec!["disk /no/such/mount: not mounted, or not readable"]
+        );
+        assert_eq!(host.disks_missing, vec!["/no/such/mount"]);
+        assert_eq!(
+            unmounted(&["/".into(), "/no/such/mount".into()]),
+            vec!["/no/such/mount"]
         );
     }
 }

@@ -108,6 +108,7 @@ pub fn example() -> Snapshot {
                 used_bytes: 25 << 30,
                 used_ratio: 0.1,
             }]),
+            disks_missing: vec!["/data".into()],
         },
         services,
         incidents: vec![
@@ -148,6 +149,9 @@ pub fn example() -> Snapshot {
                 active: false,
             },
         ],
-        errors: vec!["disk /data: not mounted, or not readable".into()],
+        errors: vec![
+            crate::sense::host::missing_disk_error("/data"),
+            "on_publish: exited with status 1".into(),
+        ],
     }
 }

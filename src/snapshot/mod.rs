@@ -121,6 +121,11 @@ pub struct Host {
     pub cpu_load_normalized: Option<f64>,
     pub memory: Option<Memory>,
     pub disks: Option<Vec<Disk>>,
+    /// Mount points listed in `[host] disks` that are not mounted on this host: the page shows
+    /// each in the disks card. Each is also in `errors` (so `cortex_status_errors` counts it).
+    /// Always present (empty when none), so templates can test it.
+    #[serde(default)]
+    pub disks_missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

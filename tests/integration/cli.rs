@@ -56,8 +56,62 @@ fn check_passes_a_good_config_and_says_what_it_checked() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.starts_with("ok: ") && stdout.contains("1 services"),
+        stdout.starts_with("ok: ")
+            && stdout.contains(": 1 service, 2 pages, the embedded templates"),
         "{stdout}"
+    );
+    assert!(!stdout.contains("1 services"), "{stdout}");
+}
+
+/// The summary names a templates_dir as a directory ("templates from templates" read as a
+/// stutter), and a disk in `[host] disks` that this host has not mounted is a warning: the
+/// config may be meant for another machine, so `check` still passes.
+#[test]
+fn check_names_the_templates_dir_and_warns_of_a_disk_not_mounted_here() {
+    let site =
+        Site::new("templates_dir = \"templates\"\n[host]\ndisks = [\"/\", \"/no/such/mount\"]\n");
+    std::fs::create_dir(site.path("templates")).unwrap();
+    let out = site.run(&["check"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "a warning is no failure: {stderr}");
+    assert!(
+        stdout.contains(": 0 services, 2 pages, templates in "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/templates/ over the embedded ones"),
+        "{stdout}"
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("host.disks: /no/such/mount is not mounted on this host"),
+        "{stderr}"
+    );
+    // A relative templates_dir is shown as one, whatever the summary's start.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cortex-status.toml"),
+        "templates_dir = \"templates\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    let out = std::process::Command::new(crate::common::BIN)
+        .arg("check")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok: cortex-status.toml: 0 services, 2 pages, templates in ./templates/ over the embedded ones"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -155,6 +209,9 @@ fn help_and_version_teach_the_tool() {
         "on_publish",
         "Examples:",
         "Exit status",
+        // Both places a Caddyfile is: a package install has no scripts/.
+        "/usr/share/doc/cortex-status/examples/Caddyfile",
+        "scripts/Caddyfile",
     ] {
         assert!(
             long.contains(needle),

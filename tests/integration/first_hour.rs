@@ -352,3 +352,68 @@ async fn an_unconfigured_task_page_says_how_to_configure_it() {
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     b.screenshot("task-page-unconfigured").await;
 }
+
+/// The quick start: `cortex-status run` with no config file (the embedded default, host figures
+/// only), then a `cortex-status.toml` written beside it. The page says no services are
+/// configured rather than "All systems operational", and the new file is picked up without a
+/// restart.
+#[test]
+fn a_config_written_after_a_start_on_the_embedded_default_is_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(crate::common::BIN);
+    cmd.arg("run")
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .env("PORT", "0")
+        .env_remove("SYMBIONT_URL")
+        .env_remove("STATUS_PUBLIC_URL");
+    // `Site` only for its start helper: the daemon runs in `dir`, with no --config.
+    let site = Site::new("");
+    let mut daemon = site.start_with(cmd);
+    let index = dir.path().join("public/index.html");
+    let page = || std::fs::read_to_string(&index).unwrap_or_default();
+    wait_until("the first page", Duration::from_secs(30), || {
+        page().contains("</html>")
+    });
+    let html = page();
+    assert!(!html.contains("All systems operational"), "{html}");
+    assert!(html.contains("No services configured yet"), "{html}");
+    assert!(html.contains("cortex-status init"), "{html}");
+
+    std::fs::write(
+        dir.path().join("cortex-status.toml"),
+        "title = \"Written Later\"\n",
+    )
+    .unwrap();
+    daemon.wait_for_log("config reloaded from", Duration::from_secs(20));
+    wait_until("the new title on the page", Duration::from_secs(20), || {
+        page().contains("Written Later")
+    });
+}
+
+/// The README's example config lists `/data`, which most hosts do not have: the page shows it
+/// once in the disks card, not as a problem with the page every cycle; `status.json` keeps it
+/// in `errors` (and says which in `host.disks_missing`).
+#[test]
+fn a_configured_disk_that_is_not_mounted_is_shown_in_the_disks_card_not_as_a_problem() {
+    let site = Site::new("interval = \"1s\"\n[host]\ndisks = [\"/\", \"/no/such/mount\"]\n");
+    let daemon = site.start();
+    daemon.wait_for_cycles(2, Duration::from_secs(30));
+    let status = site.status_json();
+    assert_eq!(
+        status["host"]["disks_missing"],
+        serde_json::json!(["/no/such/mount"])
+    );
+    assert_eq!(
+        status["errors"],
+        serde_json::json!(["disk /no/such/mount: not mounted, or not readable"])
+    );
+    let html = std::fs::read_to_string(site.out().join("index.html")).unwrap();
+    assert_eq!(html.matches("no&#x2F;such&#x2F;mount").count(), 1, "{html}");
+    assert!(
+        html.contains(
+            "<div class=\"meter-label\"><span>&#x2F;no&#x2F;such&#x2F;mount</span><span>not mounted</span></div>"
+        )
+    );
+    assert!(!html.contains("Problems with this page"), "{html}");
+}

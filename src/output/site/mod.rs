@@ -109,6 +109,20 @@ struct SiteView<'a> {
 pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera::Result<Context> {
     let mut ctx = Context::from_serialize(snapshot)?;
     ctx.insert("site", &SiteView { info, files });
+    // The page shows a configured disk that is not mounted in the disks card, once; its line in
+    // `errors` (kept there for status.json and the errors metric) would repeat it as a problem.
+    let missing: Vec<String> = snapshot
+        .host
+        .disks_missing
+        .iter()
+        .map(|m| crate::sense::host::missing_disk_error(m))
+        .collect();
+    let page_errors: Vec<&String> = snapshot
+        .errors
+        .iter()
+        .filter(|e| !missing.contains(e))
+        .collect();
+    ctx.insert("page_errors", &page_errors);
     Ok(ctx)
 }
 

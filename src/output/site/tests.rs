@@ -125,8 +125,30 @@ fn a_service_without_history_says_so() {
 #[test]
 fn incidents_say_how_long_and_maintenance_is_announced() {
     let html = render_index(&crate::snapshot::example());
-    assert!(html.contains("(ongoing, 0s so far)"), "an open incident");
-    assert!(html.contains("(lasted 1h, until <time datetime=\"2026-11-24T08:00:00Z\">"));
+    // What is ongoing is said in words: an outage lasts, a recovery is "up again".
+    assert!(
+        html.contains(
+            "<strong>Database</strong> <span class=\"status status-down\"><span class=\"icon\" aria-hidden=\"true\">✕</span> down</span> since <time datetime=\"2026-11-24T10:00:00Z\">2026-11-24 10:00:00 UTC</time> <span class=\"muted\">(ongoing, 0s so far)</span>: cannot connect</li>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<span class=\"icon\" aria-hidden=\"true\">✓</span> up</span> from <time datetime=\"2026-11-24T07:00:00Z\">2026-11-24 07:00:00 UTC</time> to <time datetime=\"2026-11-24T08:00:00Z\">08:00:00</time> <span class=\"muted\">(1h)</span></li>"
+        ),
+        "{html}"
+    );
+    assert!(!html.contains("→"), "no bare transitions");
+    let mut s = crate::snapshot::example();
+    s.incidents[1].end = None;
+    // Ended on another day: the end has its date.
+    s.incidents[0].end = Some(s.incidents[0].at + chrono::Duration::days(1));
+    let html = render_index(&s);
+    assert!(html.contains("up</span> again since <time datetime=\"2026-11-24T07:00:00Z\">"));
+    assert!(!html.contains("ongoing"), "an up period is not ongoing");
+    assert!(
+        html.contains("<time datetime=\"2026-11-25T10:00:00Z\">2026-11-25 10:00:00 UTC</time>")
+    );
     assert!(html.contains("<strong>In progress:</strong> Mail,"));
     assert!(html.contains("2026-11-24 09:30–10:30 UTC</time>: upgrade</li>"));
     // Scheduled, with service names for the slugs, the span and the (escaped) message.
@@ -392,9 +414,14 @@ fn the_page_shows_every_service_with_status_as_text_and_icon() {
     assert!(html.contains("Connection refused"));
     // tera escapes `/` as `&#x2F;`.
     assert!(
-        html.contains("disk &#x2F;data: not mounted"),
+        html.contains("<li>on_publish: exited with status 1</li>"),
         "errors are on the page"
     );
+    // A disk that is not mounted is in the disks card, once, not among the problems.
+    assert_eq!(html.matches("&#x2F;data").count(), 1, "{html}");
+    assert!(html.contains(
+        "<div class=\"meter disk-missing\"><div class=\"meter-label\"><span>&#x2F;data</span><span>not mounted</span></div></div>"
+    ));
     assert!(html.contains("3.0 GiB of 24 GiB"));
     assert!(html.contains("<meter"));
     assert!(html.contains("1d 10h"), "uptime in words");
@@ -456,24 +483,66 @@ fn hidden_host_figures_leave_no_card() {
     let mut s = crate::snapshot::example();
     s.host.memory = None;
     s.host.disks = None;
+    s.host.disks_missing.clear();
     s.host.load = None;
     s.host.cpu_load_normalized = None;
     let html = render_index(&s);
     assert!(
         !html.contains("<h3>Memory</h3>")
             && !html.contains("<h3>Disks</h3>")
-            && !html.contains("<h3>Load</h3>")
+            && !html.contains("<h3>Load")
     );
 }
 
 #[test]
-fn no_services_says_how_to_add_them() {
+fn no_services_says_how_to_add_them_and_claims_nothing_operational() {
     let mut s = crate::snapshot::example();
     s.services.clear();
     s.overall = Snapshot::overall_of(&s.services);
     let html = render_index(&s);
-    assert!(html.contains("All systems operational"));
+    assert!(
+        !html.contains("All systems operational"),
+        "nothing was checked"
+    );
+    assert!(html.contains("No services configured yet — host figures only"));
+    assert!(html.contains("class=\"overall overall-none\""));
+    assert!(
+        html.contains("<title>Cortex &lt;Status&gt;</title>"),
+        "no status in the title"
+    );
     assert!(html.contains("No services are configured"));
+    assert!(html.contains("<code>cortex-status init</code>"));
+    // With services that are all up, it is operational.
+    let mut s = crate::snapshot::example();
+    for svc in &mut s.services {
+        svc.status = crate::snapshot::Status::Up;
+    }
+    s.overall = Snapshot::overall_of(&s.services);
+    assert!(render_index(&s).contains("All systems operational"));
+}
+
+#[test]
+fn load_is_per_core_as_a_number_not_a_percentage() {
+    let mut s = crate::snapshot::example();
+    s.host.load = Some(crate::snapshot::Load {
+        one: 8.48,
+        five: 4.0,
+        fifteen: 2.0,
+    });
+    s.host.cpu_load_normalized = Some(4.24);
+    let html = render_index(&s);
+    let card = &html[html.find("<h3>Load").unwrap()..];
+    let card = &card[..card.find("</article>").unwrap()];
+    assert!(!card.contains('%'), "{card}");
+    assert!(card.contains("<span>4.24 per core</span>"), "{card}");
+    assert!(card.contains("<h3>Load <span class=\"muted\">2 cores</span></h3>"));
+    assert!(card.contains("<dt>1 min</dt><dd>8.48</dd>"), "{card}");
+    s.host.cpu_count = 1;
+    s.host.cpu_load_normalized = Some(0.5);
+    s.host.load.as_mut().unwrap().one = 0.5;
+    let html = render_index(&s);
+    assert!(html.contains("<span>0.5 per core</span>"));
+    assert!(html.contains("<h3>Load <span class=\"muted\">1 core</span></h3>"));
 }
 
 #[test]
@@ -484,6 +553,7 @@ fn the_json_is_schema_1() {
     assert_eq!(v["interval_seconds"], 5);
     assert_eq!(v["overall"], "down");
     assert_eq!(v["host"]["load"]["one"], 0.12);
+    assert_eq!(v["host"]["disks_missing"], serde_json::json!(["/data"]));
     assert_eq!(v["services"][0]["slug"], "symbiont-api");
     assert_eq!(v["services"][0]["uptime"]["24h"], 1.0);
     assert_eq!(v["incidents"][0]["to"], "down");
