@@ -447,6 +447,7 @@ fn write_outputs(
                             Some(failure) => Err(failure),
                             None => site
                                 .render(&page.template, &ctx)
+                                .map_err(|e| e.to_string())
                                 .and_then(|html| {
                                     publisher
                                         .write_if_changed_with_gz(out_dir, name, html.as_bytes())

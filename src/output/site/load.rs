@@ -96,7 +96,7 @@ impl Site {
         })
     }
 
-    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, String> {
+    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, super::RenderError> {
         super::page(&self.tera, name, ctx)
     }
 

@@ -126,13 +126,22 @@ pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera:
     Ok(ctx)
 }
 
-/// Renders one page; the error is one line naming the template and every cause.
-pub fn page(tera: &Tera, name: &str, ctx: &Context) -> Result<String, String> {
-    tera.render(name, ctx).map_err(|e| {
-        format!(
-            "template {name}: {}",
-            crate::output::site::templates::chain(&e)
-        )
+/// A page that did not render: which template, and tera's error. Shown, it is one line naming
+/// the template and every cause (tera's own text stops at the outermost one); it becomes text
+/// where it enters `snapshot.errors` (the cycle) or `check`'s report.
+#[derive(Debug, thiserror::Error)]
+#[error("template {template}: {}", templates::chain(cause))]
+pub struct RenderError {
+    pub template: String,
+    // Not `#[source]`: the message already holds the chain, and `{:#}` would repeat it.
+    cause: tera::Error,
+}
+
+/// Renders one page.
+pub fn page(tera: &Tera, name: &str, ctx: &Context) -> Result<String, RenderError> {
+    tera.render(name, ctx).map_err(|cause| RenderError {
+        template: name.to_string(),
+        cause,
     })
 }
 
