@@ -27,9 +27,19 @@
 //! forward leaves a gap that stays a gap: nothing is counted for it. Steps are found by
 //! [`ClockWatch`] while running and at load (a `last_checked` ahead of now), logged, and shown
 //! in `errors` for [`CLOCK_NOTICE_FOR`].
+//!
+//! **Why one file of ~770 lines.** The records and everything that changes them (observe,
+//! mend, trim, load, save) keep the bounds above together; split, each part would have to
+//! restate them. What only reads the records went out: [`figures`] (uptime, strip, slots) and
+//! [`clock`] (steps of the wall clock).
+
+mod clock;
+mod figures;
 
 use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+pub use clock::ClockWatch;
+use clock::describe;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Write as _;
@@ -617,119 +627,6 @@ impl History {
     }
 }
 
-impl ServiceHistory {
-    /// When this service was first checked: the recorded time, or for a file written before it
-    /// was recorded, the start of the oldest data kept (the oldest five minutes if they fall on
-    /// the oldest day, else that day's midnight).
-    pub fn since(&self) -> Option<DateTime<Utc>> {
-        if self.first_checked.is_some() {
-            return self.first_checked;
-        }
-        let fine = self
-            .fine
-            .front()
-            .and_then(|b| DateTime::from_timestamp(b.start, 0));
-        match (self.days.front(), fine) {
-            (Some(d), Some(f)) if f.date_naive() == d.date => Some(f),
-            (Some(d), _) => Some(d.date.and_time(chrono::NaiveTime::MIN).and_utc()),
-            (None, f) => f,
-        }
-    }
-
-    /// Each window's availability, and how much of it was watched.
-    fn uptime(&self, now: DateTime<Utc>) -> (Uptime, Coverage) {
-        let since = now.timestamp() - 86_400;
-        let mut fine = Counts::default();
-        for b in self
-            .fine
-            .iter()
-            .filter(|b| b.start.saturating_add(BUCKET_SECONDS) > since)
-        {
-            fine.merge(&b.counts);
-        }
-        let today = now.date_naive();
-        let window = |days: i64| {
-            let first = today - Duration::days(days - 1);
-            let mut c = Counts::default();
-            for d in self.days.iter().rev().take_while(|d| d.date >= first) {
-                c.merge(&d.counts);
-            }
-            c.availability().map(ratio)
-        };
-        let uptime = Uptime {
-            day: fine.availability().map(ratio),
-            week: window(7),
-            month: window(30),
-            quarter: window(90),
-            year: window(365),
-        };
-        let since = self.since();
-        // The share of [start, now] after `since`, to six decimals like the ratios, rounded down so that only a window watched
-        // from its start reads 1.
-        let covered = |start: DateTime<Utc>| match since {
-            None => 0.0,
-            Some(since) if since <= start => 1.0,
-            Some(since) => {
-                let span = (now - start).num_milliseconds().max(1) as f64;
-                let seen = (now - since).num_milliseconds().max(0) as f64;
-                ((seen / span).min(1.0) * 1e6).floor() / 1e6
-            }
-        };
-        let day_window = |days: i64| {
-            covered(
-                (today - Duration::days(days - 1))
-                    .and_time(chrono::NaiveTime::MIN)
-                    .and_utc(),
-            )
-        };
-        let coverage = Coverage {
-            day: covered(now - Duration::hours(24)),
-            week: day_window(7),
-            month: day_window(30),
-            quarter: day_window(90),
-            year: day_window(365),
-        };
-        (uptime, coverage)
-    }
-
-    /// The last [`DAYS`] days' availability, oldest first, today last.
-    fn day_strip(&self, today: NaiveDate) -> Vec<Option<f64>> {
-        let mut strip = vec![None; DAYS];
-        let first = today - Duration::days(DAYS as i64 - 1);
-        for d in self.days.iter().rev().take_while(|d| d.date >= first) {
-            if let Ok(i) = usize::try_from((d.date - first).num_days())
-                && i < DAYS
-            {
-                strip[i] = d
-                    .counts
-                    .availability()
-                    .map(|r| (r * 10_000.0).round() / 10_000.0);
-            }
-        }
-        strip
-    }
-
-    /// Average latency per [`LATENCY_SLOTS`]th of the last 24 hours, oldest first.
-    fn latency_slots(&self, now: DateTime<Utc>) -> Vec<Option<f64>> {
-        let slot = 86_400 / LATENCY_SLOTS as i64;
-        let last = now.timestamp().div_euclid(slot);
-        let first = last - (LATENCY_SLOTS as i64 - 1);
-        let mut slots = vec![Counts::default(); LATENCY_SLOTS];
-        for b in &self.fine {
-            let i = b.start.div_euclid(slot) - first;
-            if let Ok(i) = usize::try_from(i)
-                && i < LATENCY_SLOTS
-            {
-                slots[i].merge(&b.counts);
-            }
-        }
-        slots
-            .iter()
-            .map(|c| c.latency_avg().map(|ms| (ms * 10.0).round() / 10.0))
-            .collect()
-    }
-}
-
 fn bucket_start(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS
 }
@@ -780,20 +677,6 @@ fn mend_series<T, K: Ord + Copy>(
     (before - series.len(), cleared)
 }
 
-/// A clock step as a person reads it, to the precision that matters: "365 days", "3 h 12 min",
-/// "4 min 10 s", "12 s".
-fn describe(step: Duration) -> String {
-    let s = step.num_seconds().unsigned_abs();
-    let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
-    match s {
-        172_800.. => format!("{days} days"),
-        86_400.. => format!("1 day {hours} h"),
-        3_600.. => format!("{} h {minutes} min", s / 3_600),
-        60.. => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{s} s"),
-    }
-}
-
 /// Why [`read_within`] read nothing.
 enum Unread {
     Missing,
@@ -830,48 +713,6 @@ fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
 pub fn load_limit(services: usize, longest_slug: usize) -> u64 {
     let bound = max_file_bytes(services.max(1), longest_slug.max(64));
     (bound.saturating_mul(4) as u64).max(16 << 20)
-}
-
-/// Watches the wall clock against the monotonic one (CLOCK_BOOTTIME, which goes on counting
-/// through a suspend, so a laptop's sleep is not a step) from cycle to cycle. A difference of
-/// [`CLOCK_STEP_MIN`] or more between the two is a step of the wall clock.
-#[derive(Debug, Default)]
-pub struct ClockWatch {
-    last: Option<(DateTime<Utc>, std::time::Duration)>,
-}
-
-impl ClockWatch {
-    /// The step since the last call, if there was one: positive forward, negative back.
-    pub fn step(&mut self, now: DateTime<Utc>) -> Option<Duration> {
-        let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-        let mono = std::time::Duration::new(
-            u64::try_from(ts.tv_sec).unwrap_or(0),
-            u32::try_from(ts.tv_nsec).unwrap_or(0),
-        );
-        self.step_at(now, mono)
-    }
-
-    fn step_at(&mut self, now: DateTime<Utc>, mono: std::time::Duration) -> Option<Duration> {
-        let (last_wall, last_mono) = self.last.replace((now, mono))?;
-        let mono_delta = Duration::from_std(mono.saturating_sub(last_mono)).ok()?;
-        let step = (now - last_wall) - mono_delta;
-        (step.abs() >= CLOCK_STEP_MIN).then_some(step)
-    }
-
-    /// [`ClockWatch::step`], reported to `history` when there was one.
-    pub fn check(&mut self, history: &mut History, now: DateTime<Utc>) {
-        if let Some(step) = self.step(now) {
-            let way = if step < Duration::zero() {
-                "back"
-            } else {
-                "forward"
-            };
-            history.clock_stepped(
-                format!("the clock stepped {way} by {}", describe(step)),
-                now,
-            );
-        }
-    }
 }
 
 /// Ratios in the feed: six decimals tell 99.9999% from 100% and keep the JSON short.

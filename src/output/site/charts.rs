@@ -14,6 +14,10 @@
 //! which makes every small copy and division a call): bytes, not `write!`; digits from a table;
 //! and the strip's bars for a perfect day and a day without data made once a day, since they
 //! are the same for every service and every cycle of that day.
+//!
+//! **Why one file of ~510 lines (and its tests).** The three charts share their scales,
+//! their coverage rules and the markup helpers; each is short, and reading them side by side
+//! is how their agreement is checked.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
