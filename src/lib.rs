@@ -23,10 +23,17 @@
 //!
 //! **The layering rule.** An import goes from a later stage to an earlier one (outputs read the
 //! snapshot; the snapshot knows nothing of outputs), or from `daemon` (and this file) down into
-//! any stage. `config`, `snapshot`, `redact` and `net` are leaves: they import no stage.
-//! `sense`, `history` and `publish` use only leaves. `output` uses those. `serve` sees only
-//! `config`, `snapshot`, `redact` and `net`: what it shows of a cycle arrives through the
-//! [`serve::Health`] the daemon updates. No two modules import each other.
+//! any stage; no two modules import each other. As built:
+//!
+//! - `snapshot`, `redact` and `secret_env` import no other module; `net` only `redact`;
+//! - `config` imports only those leaves (the snapshot's `Kind` and `slugify`);
+//! - `sense` (config, net), `history` (config, snapshot) and `publish` (config) import only
+//!   what is above them in this list; `publish` knows nothing of what its bytes mean;
+//! - `output` imports `config`, `snapshot` and `publish` (to write), never `sense` or
+//!   `history`: what it shows of them is already in the snapshot;
+//! - `serve` imports only `config`, `snapshot`, `net` and `redact`: what it shows of a cycle
+//!   arrives through the [`serve::Health`] the daemon updates;
+//! - `daemon` imports every stage; nothing but this file imports `daemon`.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -15,6 +15,8 @@ mod resolve;
 mod secret;
 
 pub use raw::{HostFigure, MAX_DURATION, parse_duration};
+// The slug is the snapshot's field; config computes it for each service.
+pub use crate::snapshot::slugify;
 pub use secret::Secret;
 
 use crate::snapshot::Kind;
@@ -454,23 +456,6 @@ impl Config {
             .as_ref()
             .map_or("(embedded default)".into(), |p| p.display().to_string())
     }
-}
-
-/// A service's stable identifier in URLs, badges and the feed: lowercase letters and digits,
-/// runs of anything else as one `-`. "Symbiont API" → "symbiont-api".
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    while slug.ends_with('-') {
-        slug.pop();
-    }
-    slug
 }
 
 #[cfg(test)]

@@ -290,7 +290,7 @@ fn last_lines(bytes: &[u8], n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
-        .map(|line| crate::sense::probe::clip(&crate::redact::text(line), TAIL_BYTES))
+        .map(|line| crate::redact::clip(&crate::redact::text(line), TAIL_BYTES))
         .collect::<Vec<_>>()
         .join("\n")
 }

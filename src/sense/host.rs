@@ -79,7 +79,11 @@ impl HostSampler {
 
         let mut disks_missing = Vec::new();
         let disks = public.disks.then(|| self.sample_disks(&mut disks_missing));
-        errors.extend(disks_missing.iter().map(|m| missing_disk_error(m)));
+        errors.extend(
+            disks_missing
+                .iter()
+                .map(|m| crate::snapshot::missing_disk_error(m)),
+        );
 
         let host = Host {
             hostname: self.hostname.clone(),
@@ -150,12 +154,6 @@ impl HostSampler {
         }
         out
     }
-}
-
-/// What `errors` says about a configured disk that is not mounted. The page shows the disk in
-/// its card instead and leaves this line out of its problems (see `render::context`).
-pub fn missing_disk_error(mount: &str) -> String {
-    format!("disk {mount}: not mounted, or not readable")
 }
 
 /// Of the mount points in `[host] disks`, those not mounted on this host now: for `check`,

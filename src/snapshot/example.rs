@@ -13,7 +13,7 @@ pub fn example() -> Snapshot {
         .with_timezone(&chrono::Utc);
     let service = |name: &str, status: Status, latency: Option<f64>, error: Option<&str>| Service {
         name: name.into(),
-        slug: crate::config::slugify(name),
+        slug: crate::snapshot::slugify(name),
         kind: Kind::Http,
         status,
         latency_ms: latency,
@@ -150,7 +150,7 @@ pub fn example() -> Snapshot {
             },
         ],
         errors: vec![
-            crate::sense::host::missing_disk_error("/data"),
+            crate::snapshot::missing_disk_error("/data"),
             "on_publish: exited with status 1".into(),
         ],
     }

@@ -326,6 +326,29 @@ mod rfc3339_opt {
     }
 }
 
+/// A service's stable identifier in URLs, badges and the feed: lowercase letters and digits,
+/// runs of anything else as one `-`. "Symbiont API" → "symbiont-api".
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
+}
+
+/// What `errors` says about a configured disk that is not mounted. The page shows the disk in
+/// its card instead and leaves this line out of its problems (see `output::site::context`).
+pub fn missing_disk_error(mount: &str) -> String {
+    format!("disk {mount}: not mounted, or not readable")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,7 +115,7 @@ pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera:
         .host
         .disks_missing
         .iter()
-        .map(|m| crate::sense::host::missing_disk_error(m))
+        .map(|m| crate::snapshot::missing_disk_error(m))
         .collect();
     let page_errors: Vec<&String> = snapshot
         .errors
