@@ -7,6 +7,7 @@ pub mod browser;
 pub mod caddy;
 pub mod peer;
 pub mod symbiont;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
