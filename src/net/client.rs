@@ -16,7 +16,6 @@
 //! state machine over one socket; split, each part would need the others' invariants.
 
 use base64::Engine as _;
-use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -84,26 +83,18 @@ impl Response {
 }
 
 /// What went wrong, in words for the page. Never includes the URL (it may carry credentials).
-#[derive(Debug)]
+// No `#[source]`: the message already ends with the cause, and `{:#}` would repeat it.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot connect: {0}")]
     Connect(std::io::Error),
+    #[error("TLS failed: {0}")]
     Tls(String),
+    #[error("connection failed: {0}")]
     Io(std::io::Error),
+    #[error("not a valid HTTP response: {0}")]
     Protocol(String),
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Connect(e) => write!(f, "cannot connect: {e}"),
-            Error::Tls(e) => write!(f, "TLS failed: {e}"),
-            Error::Io(e) => write!(f, "connection failed: {e}"),
-            Error::Protocol(e) => write!(f, "not a valid HTTP response: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// Shared by every probe: holds the TLS setup once it is needed.
 #[derive(Clone, Default)]
