@@ -3,7 +3,7 @@
 //! the types and the entry points (`load`, `parse`): a key is added here (its name in the
 //! table's list, then a `r.get` in the table's `resolve_*`), a type there.
 //!
-//! **Why one file of ~570 lines.** One reader per table, each a list of `r.get` calls; a
+//! **Why one file of ~560 lines.** One reader per table, each a list of `r.get` calls; a
 //! table's checks read top to bottom, and the shared `duration` and `Bounds` sit beside them.
 
 use super::*;
