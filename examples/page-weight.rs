@@ -4,8 +4,7 @@
 //! gzipped. The figures go in the README's budgets; nothing here asserts them.
 
 use cortex_status::config::Config;
-use cortex_status::generator::Site;
-use cortex_status::render::{self, SiteInfo};
+use cortex_status::output::site::{self as render, Site, SiteInfo};
 use cortex_status::snapshot::{Coverage, DAYS, LATENCY_SLOTS, Status};
 use std::path::Path;
 use std::time::Instant;
@@ -16,7 +15,7 @@ fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(20);
-    let mut snapshot = render::example_snapshot();
+    let mut snapshot = cortex_status::snapshot::example();
     let template = snapshot.services[0].clone();
     // A fixed pseudo-random sequence: the same page every run, with realistic variety (nine days
     // in ten perfect, the others not quite; latency wandering), which is what gzip sees.
@@ -65,7 +64,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(out.join("index.html"), &html)?;
     let json = render::json(&snapshot);
     std::fs::write(out.join("status.json"), &json)?;
-    for (name, text) in cortex_status::templates::EMBEDDED {
+    for (name, text) in cortex_status::output::site::templates::EMBEDDED {
         if name.starts_with("assets/") {
             std::fs::write(out.join(name), text)?;
         }

@@ -5,6 +5,9 @@
 //! `systemctl`), writing each as a commented-out `[[service]]`, and putting the file in place
 //! atomically without ever replacing one that exists. Detection is parsing of text, kept apart
 //! from reading it, so the tests can hand it any `/proc` or `systemctl` output.
+//!
+//! **Why one file of ~460 lines (and its tests).** It is one command: detect, then write the
+//! starter text; the detection helpers are used nowhere else.
 
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;

@@ -1,38 +1,54 @@
 //! cortex-status: a status page for one small server, built as a static-site generator.
 //!
-//! The flow of data (see DESIGN.md): [`host`] and [`probe`] feed a [`snapshot::Snapshot`] each
-//! cycle; [`render`] turns it into the page and `status.json`, [`atom`], [`metrics`] and
-//! [`badges`] into the outputs for machines; [`publish`] writes them atomically into `out_dir`.
-//! [`daemon`] runs that on a timer beside [`server`], the HTTP listener.
+//! The design contract (the flow, the config, the files written, the `status.json` schema, the
+//! endpoints, the log lines the tests read) is `docs/design.md` in the repository; keep it
+//! current with each change.
+//!
+//! The folders are the stages, in the order the data flows each cycle:
+//!
+//! - [`config`]: the config file and environment → a validated [`config::Config`].
+//! - [`sense`]: the host sampler and the service probes → what this cycle saw.
+//! - [`snapshot`]: the one type every output is made from (serialised, it is `status.json`).
+//! - [`history`]: the state file: roll-ups, the day strip, incidents → figures in the snapshot.
+//! - [`output`]: snapshot → bytes: the site (templates, pages, charts), `status.json`, Atom,
+//!   metrics, badges.
+//! - [`publish`]: bytes → files in `out_dir` (atomic, gzip sidecars), then the `on_publish` hook.
+//! - [`serve`]: the HTTP listener on the side: health, the preview of `out_dir`, `/api/tasks`.
+//! - [`daemon`]: drives it all: the loop, one cycle ([`daemon::cycle`]), reload, signals, the
+//!   instance lock, and the `check` command.
+//!
+//! Leaves used by every stage: [`redact`] (outside text made safe to show), [`net`] (the small
+//! HTTP client of the probes and the task relay), [`secret_env`] (secrets out of the
+//! environment), [`cli`] and [`init`] (the command line and `init`).
+//!
+//! **The layering rule.** An import goes from a later stage to an earlier one (outputs read the
+//! snapshot; the snapshot knows nothing of outputs), or from `daemon` (and this file) down into
+//! any stage; no two modules import each other. As built:
+//!
+//! - `snapshot`, `redact` and `secret_env` import no other module; `net` only `redact`;
+//! - `config` imports only those leaves (the snapshot's `Kind` and `slugify`);
+//! - `sense` (config, net), `history` (config, snapshot) and `publish` (config) import only
+//!   what is above them in this list; `publish` knows nothing of what its bytes mean;
+//! - `output` imports `config`, `snapshot` and `publish` (to write), never `sense` or
+//!   `history`: what it shows of them is already in the snapshot;
+//! - `serve` imports only `config`, `snapshot`, `net` and `redact`: what it shows of a cycle
+//!   arrives through the [`serve::Health`] the daemon updates;
+//! - `daemon` imports every stage; nothing but this file imports `daemon`.
 #![forbid(unsafe_code)]
 
-pub mod atom;
-pub mod badges;
-pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod feeds;
-pub mod generator;
 pub mod history;
-pub mod hook;
-pub mod host;
 pub mod init;
-pub mod instance;
-pub mod metrics;
-pub mod preview;
-pub mod probe;
+pub mod net;
+pub mod output;
 pub mod publish;
 pub mod redact;
-pub mod reload;
-pub mod render;
 pub mod secret_env;
-pub mod server;
+pub mod sense;
+pub mod serve;
 pub mod snapshot;
-pub mod tasks;
-pub mod templates;
-pub mod trust;
-pub mod xml;
 
 use cli::{Cli, Command};
 use config::Config;
@@ -59,7 +75,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let env = config::process_env();
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => {
-            let report = check::run(cli.config.as_deref(), &env);
+            let report = daemon::check::run(cli.config.as_deref(), &env);
             for p in &report.problems {
                 eprintln!("{p}");
             }
@@ -110,9 +126,9 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     // Both `run` and `build` write the history: one process per state_dir. Another instance is
     // a refusal; a state_dir we cannot lock at all (read-only) is not, since the history then
     // lives in memory and its save errors are on the page already.
-    let lock = match instance::lock(&config.state_dir) {
+    let lock = match daemon::instance::lock(&config.state_dir) {
         Ok(lock) => Some(lock),
-        Err(held @ instance::LockError::Held { .. }) => return Err(held.into()),
+        Err(held @ daemon::instance::LockError::Held { .. }) => return Err(held.into()),
         Err(e) => {
             tracing::warn!("{e}; going on without the lock");
             None
@@ -120,7 +136,7 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     };
     // Without the lock, a temporary file might be another live instance's: leave them.
     if lock.is_some() {
-        instance::remove_leftovers(&config.out_dir, &config.state_dir);
+        daemon::instance::remove_leftovers(&config.out_dir, &config.state_dir);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -95,9 +95,39 @@ pub fn secrets(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// Outside text as it may be shown: control characters (newlines that would forge a log line,
+/// escapes that would drive a terminal) become spaces, and text longer than `max` characters is
+/// cut, with `…` marking the cut. Never longer than `max` characters.
+pub fn clip(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
+    for _ in 0..max {
+        match chars.next() {
+            Some(c) => out.push(if c.is_control() { ' ' } else { c }),
+            None => return out,
+        }
+    }
+    if max > 0 && chars.next().is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_bounds_and_cleans_outside_text() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("eleven char", 10), "eleven ch…");
+        assert_eq!(clip("a\nforged: line\x1b[31m", 100), "a forged: line [31m");
+        assert_eq!(clip(&"é".repeat(1000), 5).chars().count(), 5);
+        assert_eq!(clip("abc", 0), "");
+        assert_eq!(clip("", 3), "");
+    }
 
     #[test]
     fn urls_lose_userinfo_and_query() {

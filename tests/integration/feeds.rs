@@ -5,7 +5,8 @@
 
 use crate::common::peer::{Behaviour, Peer, closed_port};
 use crate::common::{Site, gunzip, names_in};
-use cortex_status::render::{SiteInfo, example_snapshot};
+use cortex_status::output::site::SiteInfo;
+use cortex_status::snapshot::example as example_snapshot;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -131,7 +132,7 @@ fn metrics_pass_promtool() {
     ));
     // The example snapshot has every family the real one may lack until history fills it:
     // uptime windows (one of them null), disks, maintenance.
-    let example = cortex_status::metrics::metrics(&example_snapshot(), &site_info(""));
+    let example = cortex_status::output::metrics::metrics(&example_snapshot(), &site_info(""));
     assert!(example.contains("cortex_status_service_uptime_ratio{"));
     assert_promtool_passes(example.as_bytes());
 }
@@ -206,7 +207,7 @@ fn the_feed_is_valid_atom_with_incidents_and_maintenance_and_absolute_links() {
 
     // Windows and incidents together, with and without a public URL.
     for url in [PUBLIC_URL, ""] {
-        let xml = cortex_status::atom::feed(&example_snapshot(), &site_info(url));
+        let xml = cortex_status::output::atom::feed(&example_snapshot(), &site_info(url));
         assert!(
             xml.contains("<category term=\"maintenance\"/>")
                 && xml.contains("<category term=\"down\"/>")

@@ -1,0 +1,562 @@
+//! The keys each table accepts, the bounds of each duration key, and reading each table of
+//! the parsed file into its part of [`Config`](super::Config). Split from `mod.rs`, which keeps
+//! the types and the entry points (`load`, `parse`): a key is added here (its name in the
+//! table's list, then a `r.get` in the table's `resolve_*`), a type there.
+//!
+//! **Why one file of ~560 lines.** One reader per table, each a list of `r.get` calls; a
+//! table's checks read top to bottom, and the shared `duration` and `Bounds` sit beside them.
+
+use super::*;
+
+/// The keys each table knows; anything else is a typo to report.
+pub(super) const TOP_KEYS: &[&str] = &[
+    "title",
+    "public_url",
+    "out_dir",
+    "state_dir",
+    "templates_dir",
+    "interval",
+    "on_publish",
+    "on_publish_timeout",
+    "host",
+    "service",
+    "maintenance",
+    "tasks",
+    "api",
+];
+pub(super) const HOST_KEYS: &[&str] = &["disks", "public"];
+pub(super) const SERVICE_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "address",
+    "unit",
+    "timeout",
+    "degraded_after",
+    "expect_status",
+];
+pub(super) const MAINTENANCE_KEYS: &[&str] = &["services", "start", "end", "message"];
+pub(super) const TASKS_KEYS: &[&str] = &[
+    "symbiont_url",
+    "submit_path",
+    "progress_path",
+    "timeout",
+    "terminal_statuses",
+];
+pub(super) const API_KEYS: &[&str] = &[
+    "listen",
+    "serve_public",
+    "allowed_origins",
+    "trusted_proxies",
+];
+
+/// The bounds of each duration key. The upper ones keep every sum and product the daemon makes
+/// with them far from overflow, and catch a slip of the unit ("5d" for "5s"); the lower ones
+/// keep the loop from spending its time publishing and a probe from timing out at once.
+pub(super) const INTERVAL: Bounds = Bounds::new(Duration::from_secs(5), MIN_INTERVAL, DAY);
+pub(super) const SERVICE_TIMEOUT: Bounds = Bounds::new(Duration::from_secs(5), MILLI, HOUR);
+pub(super) const ON_PUBLISH_TIMEOUT: Bounds = Bounds::new(Duration::from_secs(60), MILLI, DAY);
+pub(super) const TASKS_TIMEOUT: Bounds = Bounds::new(Duration::from_secs(10), MILLI, HOUR);
+pub(super) const MILLI: Duration = Duration::from_millis(1);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
+pub(super) const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A duration key's default and its shortest and longest values.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounds {
+    pub(super) default: Duration,
+    pub(super) min: Duration,
+    pub(super) max: Duration,
+}
+
+impl Bounds {
+    const fn new(default: Duration, min: Duration, max: Duration) -> Bounds {
+        Bounds { default, min, max }
+    }
+}
+
+/// A duration key: its value within `bounds`, or the default when absent or refused (then
+/// recorded with the key's line).
+pub(super) fn duration(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    prefix: &str,
+    name: &str,
+    bounds: Bounds,
+) -> Duration {
+    let Some((Dur(d), span)) = r.get::<Dur>(table, prefix, name) else {
+        return bounds.default;
+    };
+    let show = |d: Duration| humantime::format_duration(d).to_string();
+    if d < bounds.min {
+        r.problem(
+            Some(&span),
+            &read::path(prefix, name),
+            format!(
+                "{} is too short; the shortest is {}",
+                show(d),
+                show(bounds.min)
+            ),
+        );
+        bounds.default
+    } else if d > bounds.max {
+        r.problem(
+            Some(&span),
+            &read::path(prefix, name),
+            format!(
+                "{} is too long; the longest is {}",
+                show(d),
+                show(bounds.max)
+            ),
+        );
+        bounds.default
+    } else {
+        d
+    }
+}
+
+pub(super) fn resolve_host(r: &mut Reader, root: &DeTable<'_>) -> HostConfig {
+    let mut disks = None;
+    let mut public = None;
+    if let Some((t, _)) = r.table(root, "host") {
+        r.unknown_keys(t, "host", HOST_KEYS);
+        if let Some((list, span)) = r.get::<Vec<String>>(t, "host", "disks") {
+            if let Some(bad) = list.iter().find(|d| !d.starts_with('/')) {
+                r.problem(
+                    Some(&span),
+                    "host.disks",
+                    format!(
+                        "{} is not a mount point; write it as an absolute path like \"/data\"",
+                        raw::shown(bad)
+                    ),
+                );
+            }
+            disks = Some(list);
+        }
+        public = r
+            .get::<Vec<HostFigure>>(t, "host", "public")
+            .map(|(p, _)| p);
+    }
+    let public =
+        public.unwrap_or_else(|| vec![HostFigure::Load, HostFigure::Memory, HostFigure::Disks]);
+    HostConfig {
+        disks,
+        public: HostPublic {
+            load: public.contains(&HostFigure::Load),
+            memory: public.contains(&HostFigure::Memory),
+            disks: public.contains(&HostFigure::Disks),
+        },
+    }
+}
+
+/// The services that are good, and the slug of every service that has a usable name (so a
+/// maintenance window naming a service with another problem is not reported as well).
+pub(super) fn resolve_services(
+    r: &mut Reader,
+    root: &DeTable<'_>,
+) -> (Vec<ServiceConfig>, HashSet<String>) {
+    let mut services = Vec::new();
+    let mut slugs = HashSet::new();
+    for (i, (table, span)) in r.tables(root, "service").into_iter().enumerate() {
+        let prefix = format!("service[{i}]");
+        let before = r.count();
+        let svc = resolve_service(r, table, &span, &prefix);
+        let Some((name, name_span, slug)) = svc.name else {
+            continue;
+        };
+        if !slugs.insert(slug.clone()) {
+            r.problem(
+                Some(&name_span),
+                &format!("{prefix}.name"),
+                format!(
+                    "{} gives the slug {slug:?}, which another service already has; names must differ in more than case and punctuation",
+                    raw::shown(&name)
+                ),
+            );
+            continue;
+        }
+        if let Some(check) = svc.check
+            && r.count() == before
+        {
+            services.push(ServiceConfig {
+                name,
+                slug,
+                timeout: svc.timeout,
+                degraded_after: svc.degraded_after,
+                check,
+            });
+        }
+    }
+    (services, slugs)
+}
+
+/// One `[[service]]` as far as it could be read: the parts that are good.
+pub(super) struct ServiceParts {
+    /// The name, its span and its slug, when the name is usable.
+    name: Option<(String, read::Span, String)>,
+    check: Option<Check>,
+    timeout: Duration,
+    degraded_after: Option<Duration>,
+}
+
+/// Checks one `[[service]]` table, recording each problem under `service[i]`.
+pub(super) fn resolve_service(
+    r: &mut Reader,
+    t: &DeTable<'_>,
+    table_span: &read::Span,
+    prefix: &str,
+) -> ServiceParts {
+    let key = |k: &str| read::path(prefix, k);
+    r.unknown_keys(t, prefix, SERVICE_KEYS);
+    let name = match r.get::<String>(t, prefix, "name") {
+        None if !t.iter().any(|(k, _)| k.get_ref() == "name") => {
+            r.problem(
+                Some(table_span),
+                &key("name"),
+                "every service needs a name, like name = \"Postgres\"",
+            );
+            None
+        }
+        None => None,
+        Some((name, span)) => {
+            let slug = slugify(&name);
+            if slug.is_empty() {
+                r.problem(
+                    Some(&span),
+                    &key("name"),
+                    format!("{} needs at least one letter or digit", raw::shown(&name)),
+                );
+                None
+            } else {
+                Some((name, span, slug))
+            }
+        }
+    };
+    let kind = match r.get::<Kind>(t, prefix, "kind") {
+        None if !t.iter().any(|(k, _)| k.get_ref() == "kind") => {
+            r.problem(
+                Some(table_span),
+                &key("kind"),
+                "every service needs a kind: \"http\", \"tcp\", \"systemd\" or \"feed\"",
+            );
+            None
+        }
+        other => other.map(|(k, _)| k),
+    };
+    let url = r.get::<HttpUrl>(t, prefix, "url");
+    let address = r.get::<String>(t, prefix, "address");
+    let unit = r.get::<String>(t, prefix, "unit");
+    let expect_status = r.get::<raw::ExpectStatus>(t, prefix, "expect_status");
+    let timeout = duration(r, t, prefix, "timeout", SERVICE_TIMEOUT);
+    let degraded_after = r
+        .get::<Dur>(t, prefix, "degraded_after")
+        .and_then(|(d, span)| {
+            if d.0 >= timeout {
+                r.problem(
+                    Some(&span),
+                    &key("degraded_after"),
+                    format!(
+                        "{} is not shorter than timeout {}; a check that slow times out instead",
+                        humantime::format_duration(d.0),
+                        humantime::format_duration(timeout)
+                    ),
+                );
+                None
+            } else {
+                Some(d.0)
+            }
+        });
+    // A timeout longer than the interval is allowed: the probe keeps running across cycles
+    // (see `probe`), and the page shows its last result until it ends.
+    let parts = |check| ServiceParts {
+        name: name.clone(),
+        check,
+        timeout,
+        degraded_after,
+    };
+    let Some(kind) = kind else {
+        return parts(None);
+    };
+    let kind_word = match kind {
+        Kind::Http => "http",
+        Kind::Tcp => "tcp",
+        Kind::Systemd => "systemd",
+        Kind::Feed => "feed",
+    };
+    // A key that the kind does not use is a mistake worth reporting, not ignoring.
+    let stray = [
+        ("url", matches!(kind, Kind::Http | Kind::Feed)),
+        ("address", kind == Kind::Tcp),
+        ("unit", kind == Kind::Systemd),
+        ("expect_status", kind == Kind::Http),
+    ];
+    for (name, allowed) in stray {
+        if !allowed && let Some((k, _)) = t.iter().find(|(k, _)| k.get_ref() == name) {
+            r.problem(
+                Some(&k.span()),
+                &key(name),
+                format!("is not used by kind = \"{kind_word}\""),
+            );
+        }
+    }
+    let given = |name: &str| t.iter().any(|(k, _)| k.get_ref() == name);
+    let missing = |r: &mut Reader, name: &str, example: &str| {
+        // A key that is there but refused was reported already.
+        if !given(name) {
+            r.problem(
+                Some(table_span),
+                &key(name),
+                format!("kind = \"{kind_word}\" needs {name}, like {name} = {example}"),
+            );
+        }
+    };
+    let check = match kind {
+        Kind::Http => {
+            let codes = match expect_status {
+                None => Vec::new(),
+                Some((raw::ExpectStatus::One(c), _)) => vec![c],
+                Some((raw::ExpectStatus::Many(cs), _)) => cs,
+            };
+            if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
+                let span = t
+                    .iter()
+                    .find(|(k, _)| k.get_ref() == "expect_status")
+                    .map(|(_, v)| v.span());
+                r.problem(
+                    span.as_ref(),
+                    &key("expect_status"),
+                    format!("{bad} is not an HTTP status code (100 to 599)"),
+                );
+            }
+            if url.is_none() {
+                missing(r, "url", "\"http://127.0.0.1:8111/status\"");
+            }
+            url.map(|(u, _)| Check::Http {
+                url: u.0,
+                expect_status: codes,
+            })
+        }
+        Kind::Feed => {
+            if url.is_none() {
+                missing(r, "url", "\"https://edge-2.example.net/status.json\"");
+            }
+            url.map(|(u, _)| Check::Feed { url: u.0 })
+        }
+        Kind::Tcp => match address {
+            None => {
+                missing(r, "address", "\"127.0.0.1:5432\"");
+                None
+            }
+            Some((address, span)) => {
+                let port_ok = address
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if port_ok {
+                    Some(Check::Tcp { address })
+                } else {
+                    r.problem(
+                        Some(&span),
+                        &key("address"),
+                        format!(
+                            "expected host:port like \"127.0.0.1:5432\", found {}",
+                            raw::shown_url(&address)
+                        ),
+                    );
+                    None
+                }
+            }
+        },
+        Kind::Systemd => match unit {
+            None => {
+                missing(r, "unit", "\"caddy.service\"");
+                None
+            }
+            Some((unit, span)) => {
+                // The unit goes to systemctl as one argument; refuse anything that could be
+                // read as an option or that no unit name contains.
+                let ok = !unit.is_empty()
+                    && !unit.starts_with('-')
+                    && unit
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ":-_.@\\".contains(c));
+                if ok {
+                    Some(Check::Systemd { unit })
+                } else {
+                    r.problem(
+                        Some(&span),
+                        &key("unit"),
+                        format!("{} is not a systemd unit name", raw::shown(&unit)),
+                    );
+                    None
+                }
+            }
+        },
+    };
+    parts(check)
+}
+
+pub(super) fn resolve_maintenance(
+    r: &mut Reader,
+    root: &DeTable<'_>,
+    slugs: &HashSet<String>,
+) -> Vec<Maintenance> {
+    let mut out = Vec::new();
+    for (i, (t, span)) in r.tables(root, "maintenance").into_iter().enumerate() {
+        let prefix = format!("maintenance[{i}]");
+        let before = r.count();
+        r.unknown_keys(t, &prefix, MAINTENANCE_KEYS);
+        let services = r.get::<Vec<String>>(t, &prefix, "services");
+        let start = r.get::<Time>(t, &prefix, "start");
+        let end = r.get::<Time>(t, &prefix, "end");
+        let message = r.get::<String>(t, &prefix, "message").map(|(m, _)| m);
+        for (name, got) in [
+            ("services", services.is_some()),
+            ("start", start.is_some()),
+            ("end", end.is_some()),
+        ] {
+            if !got && !t.iter().any(|(k, _)| k.get_ref() == name) {
+                r.problem(
+                    Some(&span),
+                    &read::path(&prefix, name),
+                    format!("a maintenance window needs {name}"),
+                );
+            }
+        }
+        if let (Some((start, _)), Some((end, end_span))) = (&start, &end)
+            && end.0 <= start.0
+        {
+            r.problem(
+                Some(end_span),
+                &read::path(&prefix, "end"),
+                "must be after start",
+            );
+        }
+        let mut named = Vec::new();
+        if let Some((list, list_span)) = &services {
+            for s in list {
+                let slug = slugify(s);
+                if slugs.contains(&slug) {
+                    named.push(slug);
+                } else {
+                    r.problem(
+                        Some(list_span),
+                        &read::path(&prefix, "services"),
+                        format!("{} is not a configured service", raw::shown(s)),
+                    );
+                }
+            }
+        }
+        if let (Some((start, _)), Some((end, _))) = (start, end)
+            && r.count() == before
+        {
+            out.push(Maintenance {
+                services: named,
+                start: start.0,
+                end: end.0,
+                message,
+            });
+        }
+    }
+    out
+}
+
+pub(super) fn resolve_tasks(r: &mut Reader, root: &DeTable<'_>) -> TasksConfig {
+    let mut tasks = TasksConfig {
+        symbiont_url: None,
+        submit_path: "/task".into(),
+        progress_path: "/task/{id}".into(),
+        timeout: TASKS_TIMEOUT.default,
+        terminal_statuses: vec!["completed".into(), "failed".into()],
+    };
+    let Some((t, _)) = r.table(root, "tasks") else {
+        return tasks;
+    };
+    r.unknown_keys(t, "tasks", TASKS_KEYS);
+    tasks.symbiont_url = r
+        .get::<HttpUrl>(t, "tasks", "symbiont_url")
+        .map(|(u, _)| u.0);
+    tasks.timeout = duration(r, t, "tasks", "timeout", TASKS_TIMEOUT);
+    if let Some((list, _)) = r.get::<Vec<String>>(t, "tasks", "terminal_statuses") {
+        tasks.terminal_statuses = list;
+    }
+    for (name, target) in [
+        ("submit_path", &mut tasks.submit_path),
+        ("progress_path", &mut tasks.progress_path),
+    ] {
+        let Some((path, span)) = r.get::<String>(t, "tasks", name) else {
+            continue;
+        };
+        if !path.starts_with('/') {
+            r.problem(
+                Some(&span),
+                &read::path("tasks", name),
+                format!("{} must start with /", raw::shown(&path)),
+            );
+        } else if name == "progress_path" && !path.contains("{id}") {
+            r.problem(
+                Some(&span),
+                "tasks.progress_path",
+                format!(
+                    "{} must contain {{id}} where the task id goes",
+                    raw::shown(&path)
+                ),
+            );
+        } else {
+            *target = path;
+        }
+    }
+    tasks
+}
+
+pub(super) fn resolve_api(r: &mut Reader, root: &DeTable<'_>) -> ApiConfig {
+    let mut api = ApiConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+        serve_public: true,
+        allowed_origins: Vec::new(),
+        trusted_proxies: vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+        ],
+    };
+    let Some((t, _)) = r.table(root, "api") else {
+        return api;
+    };
+    r.unknown_keys(t, "api", API_KEYS);
+    if let Some((text, span)) = r.get::<String>(t, "api", "listen") {
+        match text.parse() {
+            Ok(addr) => api.listen = addr,
+            Err(_) => r.problem(
+                Some(&span),
+                "api.listen",
+                format!(
+                    "expected an address and port like \"127.0.0.1:4000\", found {}",
+                    raw::shown_url(&text)
+                ),
+            ),
+        }
+    }
+    if let Some((b, _)) = r.get::<bool>(t, "api", "serve_public") {
+        api.serve_public = b;
+    }
+    if let Some((list, _)) = r.get::<Vec<HttpUrl>>(t, "api", "allowed_origins") {
+        api.allowed_origins = list.into_iter().map(|u| u.0).collect();
+    }
+    if let Some((list, span)) = r.get::<Vec<String>>(t, "api", "trusted_proxies") {
+        let mut proxies = Vec::new();
+        for p in list {
+            match p.parse() {
+                Ok(ip) => proxies.push(ip),
+                Err(_) => r.problem(
+                    Some(&span),
+                    "api.trusted_proxies",
+                    format!(
+                        "expected an IP address like \"127.0.0.1\", found {}",
+                        raw::shown_url(&p)
+                    ),
+                ),
+            }
+        }
+        api.trusted_proxies = proxies;
+    }
+    api
+}

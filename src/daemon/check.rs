@@ -1,0 +1,121 @@
+//! `cortex-status check`: every problem with the config and the templates, each with its file
+//! and line, before anything is deployed.
+//!
+//! Templates are parsed one by one (so every broken file is reported), compiled together (a
+//! missing parent or macro file), and each page is rendered against an example snapshot (an
+//! unknown variable or filter, which only shows at render time).
+
+use crate::config::{Config, Env};
+use crate::output::site::Site;
+use crate::output::site::SiteInfo;
+use std::path::Path;
+
+pub struct Report {
+    pub problems: Vec<String>,
+    /// What may be fine where the config is deployed but is not true here (a disk in
+    /// `[host] disks` that this host has not mounted): printed, not a failure, since a config
+    /// is often written on another machine.
+    pub warnings: Vec<String>,
+    /// What was checked, for the success line.
+    pub summary: String,
+}
+
+pub fn run(path: Option<&Path>, env: &Env) -> Report {
+    let mut problems = Vec::new();
+    let config = match Config::load(path, env) {
+        Ok(c) => Some(c),
+        // Every problem in the config, one line each, not a summary line.
+        Err(errors) => {
+            problems.extend(errors.iter().map(ToString::to_string));
+            None
+        }
+    };
+    // With a broken config, still check the templates beside it, as the daemon would find them.
+    let templates_dir = match &config {
+        Some(c) => c.templates_dir.clone(),
+        None => {
+            let base = path.and_then(Path::parent).unwrap_or(Path::new(""));
+            Some(base.join("templates")).filter(|d| d.is_dir())
+        }
+    };
+    let config_ref = match &config {
+        Some(c) => c,
+        None => &Config {
+            templates_dir: templates_dir.clone(),
+            ..Config::embedded()
+        },
+    };
+    let mut pages = 0;
+    match Site::load(config_ref) {
+        Err(template_problems) => problems.extend(template_problems),
+        Ok(site) => {
+            let example = crate::snapshot::example();
+            let ctx = site
+                .context(&example, &SiteInfo::new(config_ref))
+                .expect("example serialises");
+            // Custom pages too: one that does not compile comes with its problem.
+            for page in site.outputs() {
+                pages += 1;
+                let rendered = match &page.problem {
+                    Some(problem) => Err(problem.clone()),
+                    None => site
+                        .render(&page.template, &ctx)
+                        .map_err(|e| format!("{}: renders with an error: {e}", page.location)),
+                };
+                if let Err(e) = rendered {
+                    problems.push(e);
+                }
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    if let Some(wanted) = config.as_ref().and_then(|c| c.host.disks.as_deref()) {
+        for m in crate::sense::host::unmounted(wanted) {
+            warnings.push(format!(
+                "warning: {}: host.disks: {m} is not mounted on this host; the page will show \
+                 \"disk {m}: not mounted\" until it is",
+                config_ref.source()
+            ));
+        }
+    }
+    let summary = format!(
+        "{}: {}, {}, {}",
+        config_ref.source(),
+        counted(config_ref.services.len(), "service"),
+        counted(pages, "page"),
+        templates_dir.map_or("the embedded templates".into(), |d| format!(
+            "templates in {} over the embedded ones",
+            shown_dir(&d)
+        ))
+    );
+    Report {
+        problems,
+        warnings,
+        summary,
+    }
+}
+
+/// "1 service", "3 services".
+fn counted(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A directory as a person would type it: `./templates/` rather than a bare `templates`, which
+/// reads as a word in the sentence.
+fn shown_dir(dir: &Path) -> String {
+    let text = dir.display().to_string();
+    let text = if dir.is_relative() && !text.starts_with('.') {
+        format!("./{text}")
+    } else {
+        text
+    };
+    if text.ends_with('/') {
+        text
+    } else {
+        format!("{text}/")
+    }
+}

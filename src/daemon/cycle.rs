@@ -1,0 +1,485 @@
+//! One cycle of the generator: probe the services, sample the host, make the snapshot, render
+//! it, publish it.
+//!
+//! The generator owns everything that lives from cycle to cycle: the prober (with its keep-alive
+//! connections and in-flight probes), the host sampler, the compiled templates, the history. The
+//! loop that calls it, and when, is `daemon`'s business.
+
+use crate::config::Config;
+use crate::history::History;
+use crate::output::site::{self, Site, SiteInfo};
+use crate::publish::Publisher;
+use crate::publish::hook::Hook;
+use crate::sense::host::HostSampler;
+use crate::sense::probe::{Outcome, Prober};
+use crate::snapshot::{Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, millis};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// What a cycle produced: the snapshot as published, and whether every output was written.
+pub struct CycleReport {
+    pub snapshot: Snapshot,
+    /// False when a page failed to render or a file failed to write (the old file stays).
+    pub published: bool,
+    /// The first reason `published` is false, for `/api/health`.
+    pub failure: Option<String>,
+}
+
+pub struct Generator {
+    config: Arc<Config>,
+    prober: Prober,
+    host: Option<HostSampler>,
+    /// The last templates that compiled; `None` only if they never have.
+    site: Option<Arc<Site>>,
+    /// Why the templates on disk are not the ones in use (file:line each); empty when they are.
+    template_problems: Vec<String>,
+    /// Why the config file on disk is not the one in use; `None` when it is.
+    config_problem: Option<String>,
+    site_info: SiteInfo,
+    /// The last snapshot and how many of its errors came from before rendering: what a
+    /// re-render after a template edit starts from.
+    last: Option<(Snapshot, usize)>,
+    assets_published: bool,
+    /// This cycle's problems as last logged: a problem that persists is logged once, not every
+    /// cycle (it stays in `errors` and on the page meanwhile).
+    logged_errors: Vec<String>,
+    /// `None` only while a cycle's blocking task has it.
+    history: Option<History>,
+    /// The `on_publish` command, run after each publish; its failure goes into `errors`.
+    hook: Option<Hook>,
+    /// Finds steps of the wall clock between cycles, for the history to report.
+    clock: crate::history::ClockWatch,
+    /// The fingerprints of what was published and the gzip compressor, shared with the
+    /// blocking task that writes each cycle.
+    publisher: Arc<Publisher>,
+}
+
+impl Generator {
+    pub fn new(config: Arc<Config>) -> Generator {
+        // Template problems are reported by the first cycle, in `errors` and the log.
+        let (site, template_problems) = match Site::load(&config) {
+            Ok(site) => (Some(Arc::new(site)), Vec::new()),
+            Err(problems) => (None, problems),
+        };
+        Generator {
+            prober: Prober::new(config.services.clone()),
+            host: HostSampler::new(config.host.clone())
+                .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
+                .ok(),
+            site,
+            template_problems,
+            config_problem: None,
+            site_info: SiteInfo::new(&config),
+            last: None,
+            assets_published: false,
+            logged_errors: Vec::new(),
+            history: Some(load_history(&config)),
+            hook: Hook::from_config(&config),
+            clock: Default::default(),
+            publisher: Arc::default(),
+            config,
+        }
+    }
+
+    /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
+    /// When `stop` resolves first (the daemon is shutting down), the probes are not waited for
+    /// either: the cycle publishes what it has, and the probes are dropped with the prober.
+    ///
+    /// The probes run on the async thread; then one blocking task samples the host, assembles
+    /// the snapshot, renders and publishes it. One hand-off to the blocking pool per cycle, not
+    /// one per step: each hand-off is two thread wake-ups, and the budget is 1 ms a cycle.
+    pub async fn cycle(
+        &mut self,
+        deadline: Instant,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> CycleReport {
+        // Cancelling the wait is safe: a probe's slot stays marked in flight until its result
+        // comes through the prober's channel.
+        tokio::select! {
+            () = self.prober.cycle(deadline) => {}
+            () = stop => {}
+        }
+        let now = Utc::now();
+        let mut services = self.services(now);
+        let maintenance = self.maintenance(now);
+        let mut history = self
+            .history
+            .take()
+            .unwrap_or_else(|| load_history(&self.config));
+        self.clock.check(&mut history, now);
+        let sampler = self.host.take();
+        let site = self.site.clone();
+        let template_problems = self.template_problems.clone();
+        let config_problem = self.config_problem.clone();
+        let site_info = self.site_info.clone();
+        let out_dir = self.config.out_dir.clone();
+        let interval = self.config.interval;
+        let with_assets = !self.assets_published;
+        let hook_failure = self.hook.as_ref().and_then(Hook::failure);
+        let publisher = Arc::clone(&self.publisher);
+        let task = tokio::task::spawn_blocking(move || {
+            let incidents = history.observe(&mut services, now);
+            if history.save_due() {
+                // A failure is kept by the history and comes back from `errors` below.
+                let _ = history.save();
+            }
+            let (sampler, host, mut errors) = match sampler {
+                Some(mut s) => {
+                    let (host, errors) = s.sample();
+                    (Some(s), host, errors)
+                }
+                None => (
+                    None,
+                    Host::default(),
+                    vec!["host figures are not available on this system".into()],
+                ),
+            };
+            errors.extend(history.errors(now));
+            errors.extend(hook_failure);
+            let before_render = errors.len();
+            errors.extend(config_problem);
+            let mut snapshot = Snapshot {
+                schema: SCHEMA,
+                generated_at: Utc::now(),
+                interval_seconds: interval,
+                overall: Snapshot::overall_of(&services),
+                host,
+                services,
+                incidents,
+                maintenance,
+                errors,
+            };
+            let failure = write_outputs(
+                &publisher,
+                &out_dir,
+                site.as_deref(),
+                &template_problems,
+                &site_info,
+                with_assets,
+                &mut snapshot,
+            );
+            (sampler, history, snapshot, before_render, failure)
+        });
+        match task.await {
+            Ok((sampler, history, snapshot, before_render, failure)) => {
+                let published = failure.is_none();
+                self.host = sampler;
+                self.history = Some(history);
+                self.last = Some((snapshot.clone(), before_render));
+                self.assets_published |= published;
+                self.log_errors(&snapshot.errors);
+                if let Some(hook) = &mut self.hook {
+                    hook.trigger();
+                }
+                CycleReport {
+                    snapshot,
+                    published,
+                    failure,
+                }
+            }
+            Err(e) => {
+                // Only a panic (in sysinfo or tera) gets here. Start a fresh sampler, read the
+                // history back from its file (losing at most what was not saved yet), and report
+                // the cycle as failed; the loop goes on and the last good files stay.
+                tracing::error!("the cycle failed: {e}");
+                self.host = HostSampler::new(self.config.host.clone()).ok();
+                self.history = Some(load_history(&self.config));
+                CycleReport {
+                    snapshot: Snapshot {
+                        schema: SCHEMA,
+                        generated_at: Utc::now(),
+                        interval_seconds: interval,
+                        overall: Status::Unknown,
+                        host: Host::default(),
+                        services: Vec::new(),
+                        incidents: Vec::new(),
+                        maintenance: Vec::new(),
+                        errors: vec![format!("the cycle failed: {e}")],
+                    },
+                    published: false,
+                    failure: Some(format!("the cycle failed: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Waits for the `on_publish` runs this generator started, and says how the last one
+    /// failed, if it did (its stderr is in the log). For `build`, whose exit status says it.
+    pub async fn settle_hook(&mut self) -> Option<String> {
+        Some(self.hook.as_mut()?.settle().await?.what)
+    }
+
+    /// Compiles the templates again after an edit. A broken edit keeps the last good templates
+    /// in use; its problems go into `errors` (and the log) from the next publish on.
+    pub fn reload_templates(&mut self) {
+        match Site::load(&self.config) {
+            Ok(site) => {
+                tracing::info!("templates reloaded");
+                self.site = Some(Arc::new(site));
+                self.template_problems.clear();
+            }
+            Err(problems) => self.template_problems = problems,
+        }
+        // Assets may have changed too.
+        self.assets_published = false;
+    }
+
+    /// Takes a new configuration: services, host figures, maintenance, titles, templates. The
+    /// probes start afresh; the history keeps every service still configured.
+    pub fn reconfigure(&mut self, config: Arc<Config>) {
+        self.prober = Prober::new(config.services.clone());
+        self.host = HostSampler::new(config.host.clone())
+            .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
+            .ok();
+        self.site_info = SiteInfo::new(&config);
+        if let Some(h) = self.history.as_mut() {
+            h.retain(&config.services);
+        }
+        crate::publish::hook::reconfigure(&mut self.hook, &config);
+        self.config = config;
+        self.config_problem = None;
+        self.reload_templates();
+    }
+
+    /// Notes that the config file on disk could not be used; the running config stays.
+    pub fn config_rejected(&mut self, problem: String) {
+        self.config_problem = Some(format!("{problem}; the last good config stays in use"));
+    }
+
+    /// Renders and publishes the last snapshot again, with the current templates and problems:
+    /// a template edit goes live without waiting for (or running) a probe.
+    pub async fn republish(&mut self) {
+        let Some((mut snapshot, before_render)) = self.last.clone() else {
+            return;
+        };
+        snapshot.errors.truncate(before_render);
+        snapshot.errors.extend(self.config_problem.clone());
+        let site = self.site.clone();
+        let problems = self.template_problems.clone();
+        let site_info = self.site_info.clone();
+        let out_dir = self.config.out_dir.clone();
+        let publisher = Arc::clone(&self.publisher);
+        let task = tokio::task::spawn_blocking(move || {
+            let published = write_outputs(
+                &publisher,
+                &out_dir,
+                site.as_deref(),
+                &problems,
+                &site_info,
+                true,
+                &mut snapshot,
+            )
+            .is_none();
+            (snapshot, published)
+        });
+        match task.await {
+            Ok((snapshot, published)) => {
+                self.assets_published |= published;
+                self.log_errors(&snapshot.errors);
+                if let Some(hook) = &mut self.hook {
+                    hook.trigger();
+                }
+            }
+            Err(e) => tracing::error!("re-rendering failed: {e}"),
+        }
+    }
+
+    fn log_errors(&mut self, errors: &[String]) {
+        if errors == self.logged_errors.as_slice() {
+            return;
+        }
+        for e in errors.iter().filter(|e| !self.logged_errors.contains(e)) {
+            tracing::error!("{e}");
+        }
+        if errors.is_empty() {
+            tracing::info!("the problems of earlier cycles are gone");
+        }
+        self.logged_errors = errors.to_vec();
+    }
+
+    /// Each configured service as the feed shows it, with maintenance windows applied.
+    fn services(&self, now: DateTime<Utc>) -> Vec<Service> {
+        self.prober
+            .results()
+            .map(|(cfg, outcome)| {
+                let mut service = match outcome {
+                    Some(o) => service_from(cfg, o),
+                    None => Service {
+                        name: cfg.name.clone(),
+                        slug: cfg.slug.clone(),
+                        kind: cfg.kind(),
+                        status: Status::Unknown,
+                        latency_ms: None,
+                        checked_at: None,
+                        error: Some("first check still running".into()),
+                        uptime: Uptime::default(),
+                        observed_since: None,
+                        uptime_coverage: Default::default(),
+                        details: Default::default(),
+                        days: Vec::new(),
+                        latency_24h: Vec::new(),
+                    },
+                };
+                let window = self
+                    .config
+                    .maintenance
+                    .iter()
+                    .find(|m| m.start <= now && now < m.end && m.services.contains(&cfg.slug));
+                if let Some(m) = window {
+                    service.status = Status::Maintenance;
+                    service.error = Some(match &m.message {
+                        Some(msg) => format!("maintenance: {msg}"),
+                        None => "maintenance".into(),
+                    });
+                }
+                service
+            })
+            .collect()
+    }
+
+    /// The maintenance windows still running or to come, soonest first.
+    fn maintenance(&self, now: DateTime<Utc>) -> Vec<MaintenanceWindow> {
+        let mut windows: Vec<MaintenanceWindow> = self
+            .config
+            .maintenance
+            .iter()
+            .filter(|m| m.end > now)
+            .map(|m| MaintenanceWindow {
+                services: m.services.clone(),
+                start: m.start,
+                end: m.end,
+                message: m.message.clone(),
+                active: m.start <= now,
+            })
+            .collect();
+        windows.sort_by_key(|m| (m.start, m.end));
+        windows
+    }
+
+    /// Saves the history if anything is unsaved; called at shutdown.
+    pub fn flush(&mut self) {
+        if let Some(h) = self.history.as_mut()
+            && h.is_dirty()
+        {
+            // No cycle comes after this one to log the failure from `errors`.
+            if let Err(message) = h.save() {
+                tracing::error!("{message}");
+            }
+        }
+    }
+}
+
+/// The history for this config's services, from `state_dir` (or fresh). A file larger than
+/// such a history can be is not read (see `history::load_limit`).
+fn load_history(config: &Config) -> History {
+    let longest = config.services.iter().map(|s| s.slug.len()).max();
+    let limit = crate::history::load_limit(config.services.len(), longest.unwrap_or(0));
+    let mut history = History::load_within(&config.state_dir, Utc::now(), limit);
+    history.retain(&config.services);
+    history
+}
+
+fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
+    Service {
+        name: cfg.name.clone(),
+        slug: cfg.slug.clone(),
+        kind: cfg.kind(),
+        status: o.status,
+        latency_ms: o.latency.map(millis),
+        checked_at: Some(o.checked_at),
+        error: o.error.clone(),
+        uptime: Uptime::default(),
+        observed_since: None,
+        uptime_coverage: Default::default(),
+        details: o.details.clone(),
+        days: Vec::new(),
+        latency_24h: Vec::new(),
+    }
+}
+
+/// Writes assets (once), every page, the outputs for machines and then `status.json`, each with
+/// its gzip sidecar. A page that fails to render keeps its last good file; the failure goes into
+/// `errors`. Returns the first problem, or `None` when everything was written.
+fn write_outputs(
+    publisher: &Publisher,
+    out_dir: &std::path::Path,
+    site: Option<&Site>,
+    template_problems: &[String],
+    site_info: &SiteInfo,
+    with_assets: bool,
+    snapshot: &mut Snapshot,
+) -> Option<String> {
+    let mut first: Option<String> = None;
+    let mut fail = |snapshot: &mut Snapshot, message: String| {
+        first.get_or_insert_with(|| message.clone());
+        snapshot.errors.push(message);
+    };
+    // Problems first, so the page rendered below shows them. After a broken edit the last
+    // templates that compiled go on rendering; with none yet, the pages on disk stay as they are.
+    let kept = if site.is_some() {
+        "the last good templates stay in use"
+    } else {
+        "the last good page stays"
+    };
+    for p in template_problems {
+        fail(snapshot, format!("template: {p}; {kept}"));
+    }
+    match site {
+        None => {}
+        Some(site) => {
+            if with_assets {
+                for (name, bytes) in site.assets() {
+                    if let Err(e) = publisher.write_if_changed_with_gz(out_dir, name, bytes) {
+                        fail(snapshot, format!("{e:#}"));
+                    }
+                }
+            }
+            match site.context(snapshot, site_info) {
+                Err(e) => fail(snapshot, format!("template context: {e}")),
+                Ok(ctx) => {
+                    // Written only when their bytes change: the status page changes every cycle,
+                    // the form page hardly ever, and an unchanged file is not worth a new inode.
+                    for page in site.outputs() {
+                        let name = &page.file;
+                        let written = match page.failure() {
+                            Some(failure) => Err(failure),
+                            None => site
+                                .render(&page.template, &ctx)
+                                .map_err(|e| e.to_string())
+                                .and_then(|html| {
+                                    publisher
+                                        .write_if_changed_with_gz(out_dir, name, html.as_bytes())
+                                        .map(drop)
+                                        .map_err(|e| format!("{e:#}"))
+                                })
+                                .map_err(|e| format!("{e}; the last good {name} stays")),
+                        };
+                        if let Err(e) = written {
+                            fail(snapshot, e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
+    let before = snapshot.errors.len();
+    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets) {
+        let theirs = snapshot.errors.get(before).cloned();
+        first = first
+            .or(theirs)
+            .or_else(|| Some("an output could not be written".into()));
+    }
+    let json = site::json(snapshot);
+    if let Err(e) = publisher
+        .write_with_gz(out_dir, "status.json", &json)
+        .context("status.json")
+    {
+        let message = format!("{e:#}");
+        first.get_or_insert_with(|| message.clone());
+        snapshot.errors.push(message);
+    }
+    first
+}

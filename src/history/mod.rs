@@ -1,0 +1,778 @@
+//! The history of every service, kept in one file in `state_dir` with no database: daily
+//! roll-ups for 400 days, the last 24 hours in 5-minute buckets, and the incident log.
+//!
+//! Everything the page and the feed say about the past (uptime windows, the 90-day strip, the
+//! 24-hour sparkline, recent incidents) is computed from here, once per cycle, into the snapshot.
+//!
+//! **Bounded by design.** Per service at most [`KEEP_DAYS`] day records and [`FINE_BUCKETS`]
+//! buckets; at most [`KEEP_INCIDENTS`] incidents in all, each error cut to [`ERROR_CHARS`]
+//! characters; services no longer in the config are dropped (with a log line). The file's size
+//! depends on the number of services, never on how long it runs or how often a service flaps:
+//! see [`max_file_bytes`] and the test that simulates a year.
+//!
+//! **Durable, and never a crash.** The file is written like the published ones (temporary file in
+//! the same directory, then rename) but fsynced, because unlike them it is not rewritten from
+//! scratch by the next cycle. It is saved when a status changes, at most [`SAVE_EVERY`] apart
+//! otherwise, and at shutdown: a crash loses at most that much. A file that cannot be read or
+//! parsed is moved aside (`history.json.corrupt-<time>`), logged, reported in `errors` for a
+//! day, and a fresh history starts. So is a file larger than the bound for the configured
+//! services ([`load_limit`]), without reading it; a file within it is trimmed to the bounds
+//! above after parsing, and values no check could have written (negative or non-finite
+//! latencies, days and buckets out of order) are mended.
+//!
+//! **Clocks.** A check's time is the wall clock's, which can step. A step back leaves the
+//! recorded past dated in the future: a check older than the last one recorded is still
+//! counted (only the very same result is skipped), and day records, buckets and incidents
+//! dated after it are dropped, so the order holds and no window counts days that have not happened. A step
+//! forward leaves a gap that stays a gap: nothing is counted for it. Steps are found by
+//! [`ClockWatch`] while running and at load (a `last_checked` ahead of now), logged, and shown
+//! in `errors` for [`CLOCK_NOTICE_FOR`].
+//!
+//! **Why one file of ~770 lines.** The records and everything that changes them (observe,
+//! mend, trim, load, save) keep the bounds above together; split, each part would have to
+//! restate them. What only reads the records went out: [`figures`] (uptime, strip, slots) and
+//! [`clock`] (steps of the wall clock).
+
+mod clock;
+mod figures;
+
+use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+pub use clock::ClockWatch;
+use clock::describe;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The file's name in `state_dir`.
+pub const FILE: &str = "history.json";
+/// The format of [`FILE`]; a file with another version is moved aside like a corrupt one.
+const VERSION: u32 = 1;
+/// Daily roll-ups kept per service: enough for a 365-day window and a year-on-year look.
+pub const KEEP_DAYS: usize = 400;
+/// Width of a fine bucket.
+pub const BUCKET_SECONDS: i64 = 300;
+/// Fine buckets kept per service: 24 hours of them.
+pub const FINE_BUCKETS: usize = (86_400 / BUCKET_SECONDS) as usize;
+/// Incidents kept (all services together).
+pub const KEEP_INCIDENTS: usize = 1_000;
+/// An incident's error is cut to this many characters: it is a reason, not a log.
+pub const ERROR_CHARS: usize = 300;
+/// How long unsaved history may wait (a crash loses at most this much).
+pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How many incidents the snapshot carries.
+pub const RECENT_INCIDENTS: usize = 50;
+/// How long a problem with the history file itself stays in `errors`.
+const NOTICE_FOR: Duration = Duration::hours(24);
+/// How long a clock step stays in `errors`.
+pub const CLOCK_NOTICE_FOR: Duration = Duration::hours(1);
+/// A difference between the wall clock and the monotonic one smaller than this is drift or
+/// scheduling, not a step worth a word.
+pub const CLOCK_STEP_MIN: Duration = Duration::seconds(10);
+
+/// What a set of checks found. Zero counts are left out of the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counts {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub up: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub degraded: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub down: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub maintenance: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown: u32,
+    /// Checks that measured a latency, and its min, sum and max in ms (avg = sum / n).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lat_n: u32,
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub lat_min: f64,
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub lat_sum: f64,
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub lat_max: f64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_f(n: &f64) -> bool {
+    *n == 0.0
+}
+
+impl Counts {
+    fn add(&mut self, status: Status, latency_ms: Option<f64>) {
+        let n = match status {
+            Status::Up => &mut self.up,
+            Status::Degraded => &mut self.degraded,
+            Status::Down => &mut self.down,
+            Status::Maintenance => &mut self.maintenance,
+            Status::Unknown => &mut self.unknown,
+        };
+        *n = n.saturating_add(1);
+        if let Some(ms) = latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
+            self.lat_min = if self.lat_n == 0 {
+                ms
+            } else {
+                self.lat_min.min(ms)
+            };
+            self.lat_max = self.lat_max.max(ms);
+            self.lat_sum += ms;
+            self.lat_n = self.lat_n.saturating_add(1);
+        }
+    }
+
+    fn merge(&mut self, other: &Counts) {
+        self.up = self.up.saturating_add(other.up);
+        self.degraded = self.degraded.saturating_add(other.degraded);
+        self.down = self.down.saturating_add(other.down);
+        self.maintenance = self.maintenance.saturating_add(other.maintenance);
+        self.unknown = self.unknown.saturating_add(other.unknown);
+        if other.lat_n > 0 {
+            self.lat_min = if self.lat_n == 0 {
+                other.lat_min
+            } else {
+                self.lat_min.min(other.lat_min)
+            };
+            self.lat_max = self.lat_max.max(other.lat_max);
+            self.lat_sum += other.lat_sum;
+            self.lat_n = self.lat_n.saturating_add(other.lat_n);
+        }
+    }
+
+    /// Every check, whatever it found.
+    pub fn checks(&self) -> u64 {
+        [
+            self.up,
+            self.degraded,
+            self.down,
+            self.maintenance,
+            self.unknown,
+        ]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum()
+    }
+
+    /// Availability as [`Uptime`] defines it: up or degraded among up, degraded and down.
+    pub fn availability(&self) -> Option<f64> {
+        let available = u64::from(self.up) + u64::from(self.degraded);
+        let counted = available + u64::from(self.down);
+        (counted > 0).then(|| available as f64 / counted as f64)
+    }
+
+    pub fn latency_avg(&self) -> Option<f64> {
+        (self.lat_n > 0).then(|| self.lat_sum / f64::from(self.lat_n))
+    }
+}
+
+/// One UTC day of one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Day {
+    pub date: NaiveDate,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Five minutes of one service; `start` in seconds since the epoch, a multiple of
+/// [`BUCKET_SECONDS`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub start: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHistory {
+    /// The status of the last check recorded, to see a change across a restart.
+    pub last_status: Option<Status>,
+    /// When the last recorded check was taken: a probe result is counted once, however many
+    /// cycles show it (a slow probe keeps its slot across cycles).
+    #[serde(default, with = "time_opt")]
+    pub last_checked: Option<DateTime<Utc>>,
+    /// When the first check was recorded. Windows and quarter hours before it were not
+    /// watched, and the page and feed say so rather than count them as up or down. Absent from
+    /// files written before it existed: [`ServiceHistory::since`] infers it then.
+    #[serde(default, with = "time_opt", skip_serializing_if = "Option::is_none")]
+    pub first_checked: Option<DateTime<Utc>>,
+    /// Oldest first, one per day that had a check.
+    pub days: VecDeque<Day>,
+    /// Oldest first, within the last 24 hours.
+    pub fine: VecDeque<Bucket>,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Stored {
+    version: u32,
+    services: BTreeMap<String, ServiceHistory>,
+    /// Newest first.
+    incidents: VecDeque<Incident>,
+}
+
+pub struct History {
+    path: PathBuf,
+    services: BTreeMap<String, ServiceHistory>,
+    incidents: VecDeque<Incident>,
+    dirty: bool,
+    /// Set when something was recorded that must not wait for [`SAVE_EVERY`].
+    urgent: bool,
+    last_save: Option<std::time::Instant>,
+    /// A problem with the file itself, shown in `errors` until it expires (or is solved).
+    notice: Option<(String, DateTime<Utc>)>,
+    /// A save that failed: shown in `errors` until a save succeeds.
+    save_error: Option<String>,
+    /// A clock step, shown in `errors` until it expires (by the clock after the step).
+    clock_notice: Option<(String, DateTime<Utc>)>,
+}
+
+impl History {
+    /// Reads `state_dir/history.json` whatever its size (tests; the daemon uses
+    /// [`History::load_within`]).
+    pub fn load(state_dir: &Path, now: DateTime<Utc>) -> History {
+        History::load_within(state_dir, now, u64::MAX)
+    }
+
+    /// Reads `state_dir/history.json`. A missing file is a fresh start; an unreadable or corrupt
+    /// one, or one larger than `limit` bytes (not read then), is moved aside (when possible) and
+    /// reported, and a fresh history starts. What is read is trimmed to the bounds.
+    pub fn load_within(state_dir: &Path, now: DateTime<Utc>, limit: u64) -> History {
+        let path = state_dir.join(FILE);
+        let mut history = History {
+            path,
+            services: BTreeMap::new(),
+            incidents: VecDeque::new(),
+            dirty: false,
+            urgent: false,
+            last_save: None,
+            notice: None,
+            save_error: None,
+            clock_notice: None,
+        };
+        let (problem, aside_as) = match read_within(&history.path, limit) {
+            Err(Unread::Missing) => return history,
+            Err(Unread::Io(e)) => (format!("cannot read it: {e}"), "corrupt"),
+            Err(Unread::TooBig(size)) => (
+                format!(
+                    "it is {size} bytes, more than the {limit} a history of the configured \
+                     services can take, so it was not read"
+                ),
+                "oversized",
+            ),
+            Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
+                Ok(stored) if stored.version == VERSION => {
+                    drop(bytes);
+                    history.services = stored.services;
+                    history.incidents = stored.incidents;
+                    let mended = history.mend();
+                    tracing::info!(
+                        "history: {} services, {} incidents from {}",
+                        history.services.len(),
+                        history.incidents.len(),
+                        history.path.display()
+                    );
+                    if !mended.is_empty() {
+                        let message = format!(
+                            "history: {} held more than its bounds or values no check \
+                             writes; trimmed or mended: {}",
+                            history.path.display(),
+                            mended.join(", ")
+                        );
+                        // Logged once, by the generator, when it reaches `errors`.
+                        history.notice = Some((message, now));
+                        history.dirty = true;
+                        history.urgent = true;
+                    }
+                    history.clock_at_load(now);
+                    return history;
+                }
+                Ok(stored) => (
+                    format!(
+                        "it is format version {}, this build reads version {VERSION}",
+                        stored.version
+                    ),
+                    "corrupt",
+                ),
+                Err(e) => (format!("it is not a valid history file: {e}"), "corrupt"),
+            },
+        };
+        let aside = history.path.with_file_name(format!(
+            "{FILE}.{aside_as}-{}",
+            now.format("%Y%m%dT%H%M%SZ")
+        ));
+        let what = match std::fs::rename(&history.path, &aside) {
+            Ok(()) => format!("moved aside to {}", aside.display()),
+            Err(e) => format!("could not be moved aside ({e})"),
+        };
+        let message = format!(
+            "history: {} {problem}; it was {what} and a fresh history started",
+            history.path.display()
+        );
+        // Logged once, by the generator, when it reaches `errors`.
+        history.notice = Some((message, now));
+        history.dirty = true;
+        history.urgent = true;
+        history
+    }
+
+    /// Brings a history read from disk within the bounds [`History::record`] keeps: the newest
+    /// [`KEEP_DAYS`] days and [`FINE_BUCKETS`] buckets in order, [`KEEP_INCIDENTS`] incidents
+    /// with errors of [`ERROR_CHARS`], latencies a check could have measured. Says what it did.
+    fn mend(&mut self) -> Vec<String> {
+        let (mut days, mut buckets, mut counts) = (0usize, 0usize, 0usize);
+        for h in self.services.values_mut() {
+            let (d, c1) = mend_series(&mut h.days, |d| d.date, |d| &mut d.counts, KEEP_DAYS);
+            let (b, c2) = mend_series(&mut h.fine, |b| b.start, |b| &mut b.counts, FINE_BUCKETS);
+            days += d;
+            buckets += b;
+            counts += c1 + c2;
+        }
+        let incidents = self.incidents.len().saturating_sub(KEEP_INCIDENTS);
+        self.incidents.truncate(KEEP_INCIDENTS);
+        let mut errors = 0;
+        for i in &mut self.incidents {
+            if let Some(e) = i.error.as_mut()
+                && e.chars().nth(ERROR_CHARS + 1).is_some()
+            {
+                *e = cut(e);
+                errors += 1;
+            }
+            // An incident's service is a slug; a slug is short.
+            if i.service.chars().nth(ERROR_CHARS + 1).is_some() {
+                i.service = cut(&i.service);
+                errors += 1;
+            }
+        }
+        [
+            (days, "day records"),
+            (buckets, "5-minute buckets"),
+            (counts, "latency figures"),
+            (incidents, "incidents"),
+            (errors, "incident texts"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+    }
+
+    /// A `last_checked` ahead of `now`: the clock was set back since it was recorded (or the
+    /// file came from a machine whose clock was ahead). Counting goes on; see the module's note.
+    fn clock_at_load(&mut self, now: DateTime<Utc>) {
+        let Some(latest) = self.services.values().filter_map(|h| h.last_checked).max() else {
+            return;
+        };
+        if latest - now > CLOCK_STEP_MIN {
+            self.clock_stepped(
+                format!(
+                    "the clock is {} behind the history: its last check is dated {}",
+                    describe(latest - now),
+                    latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                now,
+            );
+        }
+    }
+
+    /// Shows a clock step in `errors` for [`CLOCK_NOTICE_FOR`] (and so in the log, once).
+    pub fn clock_stepped(&mut self, what: String, now: DateTime<Utc>) {
+        let message = format!(
+            "clock: {what}; checks are counted by the clock as it is now, history dated after \
+             now is dropped and a gap is not filled"
+        );
+        self.clock_notice = Some((message, now));
+    }
+
+    /// Forgets services that are no longer configured, so the file stays bounded by the config.
+    pub fn retain(&mut self, configured: &[crate::config::ServiceConfig]) {
+        let slugs: HashSet<&str> = configured.iter().map(|s| s.slug.as_str()).collect();
+        let gone: Vec<String> = self
+            .services
+            .keys()
+            .filter(|k| !slugs.contains(k.as_str()))
+            .cloned()
+            .collect();
+        for slug in gone {
+            tracing::warn!("history: {slug} is no longer configured; its history is dropped");
+            self.services.remove(&slug);
+            self.dirty = true;
+        }
+    }
+
+    /// Counts each service's new check, logs changes of status as incidents, and fills in the
+    /// services' history fields (uptime, days, latency) and the snapshot's incidents.
+    pub fn observe(&mut self, services: &mut [Service], now: DateTime<Utc>) -> Vec<Incident> {
+        for s in services.iter_mut() {
+            if let Some(at) = s.checked_at {
+                self.record(s, at);
+            }
+            if let Some(h) = self.services.get(&s.slug) {
+                s.observed_since = h.since();
+                (s.uptime, s.uptime_coverage) = h.uptime(now);
+                s.days = h.day_strip(now.date_naive());
+                s.latency_24h = h.latency_slots(now);
+            }
+        }
+        self.recent(services, now)
+    }
+
+    fn record(&mut self, s: &Service, at: DateTime<Utc>) {
+        // `entry` would allocate the slug every check; look it up first.
+        if !self.services.contains_key(&s.slug) {
+            self.services
+                .insert(s.slug.clone(), ServiceHistory::default());
+        }
+        let Some(h) = self.services.get_mut(&s.slug) else {
+            return;
+        };
+        // The very same result, shown again by a cycle while its probe is still running.
+        if h.last_checked == Some(at) {
+            return;
+        }
+        // Older than the last one recorded: the clock stepped back. What is dated after `at`
+        // cannot be placed any more; dropped, it keeps the order everything below relies on.
+        if h.last_checked.is_some_and(|last| at < last) {
+            let (day, start) = (at.date_naive(), bucket_start(at));
+            h.days.retain(|d| d.date <= day);
+            h.fine.retain(|b| b.start <= start);
+            let dropped = self.incidents.len();
+            self.incidents.retain(|i| i.service != s.slug || i.at <= at);
+            self.dirty |= dropped != self.incidents.len();
+        }
+        h.last_checked = Some(at);
+        if h.first_checked.is_none() {
+            h.first_checked = Some(h.since().unwrap_or(at));
+        }
+        self.dirty = true;
+        let day = at.date_naive();
+        match h.days.back_mut() {
+            Some(d) if d.date == day => d.counts.add(s.status, s.latency_ms),
+            _ => {
+                let mut counts = Counts::default();
+                counts.add(s.status, s.latency_ms);
+                h.days.push_back(Day { date: day, counts });
+            }
+        }
+        while h.days.len() > KEEP_DAYS {
+            h.days.pop_front();
+        }
+        let start = bucket_start(at);
+        match h.fine.back_mut() {
+            Some(b) if b.start == start => b.counts.add(s.status, s.latency_ms),
+            _ => {
+                let mut counts = Counts::default();
+                counts.add(s.status, s.latency_ms);
+                h.fine.push_back(Bucket { start, counts });
+            }
+        }
+        let oldest = start - (FINE_BUCKETS as i64 - 1) * BUCKET_SECONDS;
+        while h.fine.front().is_some_and(|b| b.start < oldest) || h.fine.len() > FINE_BUCKETS {
+            h.fine.pop_front();
+        }
+        let from = match h.last_status.replace(s.status) {
+            Some(from) => (from != s.status).then_some(from),
+            // Failing at its very first check is news too: without an incident, a feed
+            // subscriber would never hear of a service that was down from the start.
+            None => matches!(s.status, Status::Down | Status::Degraded).then_some(Status::Unknown),
+        };
+        if let Some(from) = from {
+            tracing::info!(
+                "{}: {from} → {}{}",
+                s.slug,
+                s.status,
+                s.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+            if let Some(open) = self
+                .incidents
+                .iter_mut()
+                .find(|i| i.service == s.slug && i.end.is_none())
+            {
+                open.end = Some(at);
+                open.duration_seconds = seconds_between(open.at, at);
+            }
+            self.incidents.push_front(Incident {
+                service: s.slug.clone(),
+                name: None,
+                from,
+                to: s.status,
+                at,
+                error: s.error.as_deref().map(cut),
+                end: None,
+                duration_seconds: 0,
+            });
+            self.incidents.truncate(KEEP_INCIDENTS);
+            self.urgent = true;
+        }
+    }
+
+    /// The newest incidents, named as `services` name them now, with the duration of the open
+    /// ones brought up to `now`.
+    fn recent(&self, services: &[Service], now: DateTime<Utc>) -> Vec<Incident> {
+        self.incidents
+            .iter()
+            .take(RECENT_INCIDENTS)
+            .map(|i| {
+                let mut i = i.clone();
+                i.name = services
+                    .iter()
+                    .find(|s| s.slug == i.service)
+                    .map(|s| s.name.clone());
+                if i.end.is_none() {
+                    i.duration_seconds = seconds_between(i.at, now);
+                }
+                i
+            })
+            .collect()
+    }
+
+    /// Problems with the history file that belong in this cycle's `errors`.
+    pub fn errors(&mut self, now: DateTime<Utc>) -> Vec<String> {
+        if self
+            .notice
+            .as_ref()
+            .is_some_and(|(_, since)| now - *since > NOTICE_FOR)
+        {
+            self.notice = None;
+        }
+        if self
+            .clock_notice
+            .as_ref()
+            .is_some_and(|(_, since)| now - *since > CLOCK_NOTICE_FOR || now < *since)
+        {
+            self.clock_notice = None;
+        }
+        self.notice
+            .iter()
+            .chain(&self.clock_notice)
+            .map(|(m, _)| m.clone())
+            .chain(self.save_error.clone())
+            .collect()
+    }
+
+    /// Whether anything is recorded that is not in the file yet.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Whether [`History::save`] has something worth writing now.
+    pub fn save_due(&self) -> bool {
+        self.dirty
+            && (self.urgent
+                || self.save_error.is_some()
+                || self.last_save.is_none_or(|t| t.elapsed() >= SAVE_EVERY))
+    }
+
+    /// Writes the file durably and atomically. A failure is kept for `errors` and retried at
+    /// the next [`History::save_due`]; the history in memory is kept either way.
+    pub fn save(&mut self) -> Result<(), String> {
+        let result = self.write().map_err(|e| {
+            format!(
+                "history: cannot save {}: {e:#}; the history is kept in memory and saving is retried",
+                self.path.display()
+            )
+        });
+        self.last_save = Some(std::time::Instant::now());
+        match &result {
+            Ok(()) => {
+                self.dirty = false;
+                self.urgent = false;
+                self.save_error = None;
+            }
+            // Not logged here: it comes back from `errors` every cycle, and the generator logs
+            // a problem once; a save at shutdown, after the last cycle, logs its own failure.
+            Err(message) => self.save_error = Some(message.clone()),
+        }
+        result
+    }
+
+    fn write(&self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            version: u32,
+            services: &'a BTreeMap<String, ServiceHistory>,
+            incidents: &'a VecDeque<Incident>,
+        }
+        let bytes = serde_json::to_vec(&Borrowed {
+            version: VERSION,
+            services: &self.services,
+            incidents: &self.incidents,
+        })?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".history-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        tmp.write_all(&bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        // The rename itself is durable only once the directory is.
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn service(&self, slug: &str) -> Option<&ServiceHistory> {
+        self.services.get(slug)
+    }
+}
+
+fn bucket_start(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS
+}
+
+/// Sorts a series read from disk by its key, merges entries with the same key, keeps the newest
+/// `keep`, and clears latency figures no check could have measured. Returns how many entries
+/// went and how many latency figures were cleared.
+fn mend_series<T, K: Ord + Copy>(
+    series: &mut VecDeque<T>,
+    key: impl Fn(&T) -> K,
+    counts: impl Fn(&mut T) -> &mut Counts,
+    keep: usize,
+) -> (usize, usize) {
+    let before = series.len();
+    let mut cleared = 0;
+    for item in series.iter_mut() {
+        let c = counts(item);
+        let sane = [c.lat_min, c.lat_sum, c.lat_max]
+            .iter()
+            .all(|v| v.is_finite() && *v >= 0.0)
+            && c.lat_min <= c.lat_max;
+        if !sane || (c.lat_n == 0 && (c.lat_sum != 0.0 || c.lat_max != 0.0)) {
+            (c.lat_n, c.lat_min, c.lat_sum, c.lat_max) = (0, 0.0, 0.0, 0.0);
+            cleared += 1;
+        }
+    }
+    if !series
+        .iter()
+        .zip(series.iter().skip(1))
+        .all(|(a, b)| key(a) < key(b))
+    {
+        let mut sorted: Vec<T> = std::mem::take(series).into();
+        sorted.sort_by_key(&key);
+        for item in sorted {
+            match series.back_mut() {
+                Some(last) if key(last) == key(&item) => {
+                    let mut item = item;
+                    let other = *counts(&mut item);
+                    counts(last).merge(&other);
+                }
+                _ => series.push_back(item),
+            }
+        }
+    }
+    while series.len() > keep {
+        series.pop_front();
+    }
+    (before - series.len(), cleared)
+}
+
+/// Why [`read_within`] read nothing.
+enum Unread {
+    Missing,
+    Io(std::io::Error),
+    TooBig(u64),
+}
+
+/// The file's bytes, if it has at most `limit` of them. The size is checked before reading, and
+/// the read is bounded too, in case the file grows meanwhile.
+fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Unread::Missing,
+        _ => Unread::Io(e),
+    })?;
+    let size = file.metadata().map_err(Unread::Io)?.len();
+    if size > limit {
+        return Err(Unread::TooBig(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Unread::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Unread::TooBig(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// The largest history file the daemon reads for a config of `services` services: four times
+/// [`max_file_bytes`], which leaves room for services that were configured when the file was
+/// written and have been removed since (their history is dropped after loading), and a floor
+/// of 16 MiB. A file past it did not come from this program.
+pub fn load_limit(services: usize, longest_slug: usize) -> u64 {
+    let bound = max_file_bytes(services.max(1), longest_slug.max(64));
+    (bound.saturating_mul(4) as u64).max(16 << 20)
+}
+
+/// Ratios in the feed: six decimals tell 99.9999% from 100% and keep the JSON short.
+fn ratio(r: f64) -> f64 {
+    (r * 1e6).round() / 1e6
+}
+
+/// Whole seconds between two times *as they are shown*: the page and the feed print times to
+/// the second, cut, not rounded (`format_time`), so the duration is the difference of the cut
+/// times. 10:00:00.9 to 10:00:20.1 shows as 10:00:00 to 10:00:20, and lasted 20s, not the 19
+/// that subtracting first and cutting after would say.
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    u64::try_from(to.timestamp() - from.timestamp()).unwrap_or(0)
+}
+
+fn cut(error: &str) -> String {
+    match error.char_indices().nth(ERROR_CHARS) {
+        Some((i, _)) => format!("{}…", &error[..i]),
+        None => error.to_string(),
+    }
+}
+
+/// The largest the file can be for `services` configured services, in bytes: every day and
+/// bucket with every count at its widest, and the incident log full of the longest errors.
+/// The test that simulates a year checks the real file against it.
+pub fn max_file_bytes(services: usize, longest_slug: usize) -> usize {
+    // `{"date":"2026-11-24","up":4294967295,…,"lat_max":…}` with every field at its widest:
+    // five u32 counts (10 digits) + lat_n, three f64 (up to 24 characters each), key names.
+    const DAY: usize = 300;
+    const BUCKET: usize = 300;
+    // Two slugs, two statuses, two times, an error of ERROR_CHARS characters (up to 4 bytes each
+    // in UTF-8, up to 6 when JSON-escaped as \uXXXX), key names.
+    const INCIDENT: usize = 250 + ERROR_CHARS * 6;
+    const SERVICE: usize = 200;
+    services * (SERVICE + longest_slug + KEEP_DAYS * DAY + FINE_BUCKETS * BUCKET)
+        + KEEP_INCIDENTS * (INCIDENT + longest_slug)
+        + 100
+}
+
+mod time_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests;

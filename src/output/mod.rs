@@ -1,0 +1,67 @@
+//! Stage 4, outputs: the snapshot turned into everything a reader or a machine fetches.
+//!
+//! It owns the site ([`site`]: templates, pages, charts, `status.json`), the Atom feed
+//! ([`atom`]), the Prometheus text ([`metrics`]), the SVG badges ([`badges`]) and their shared
+//! XML escaping ([`xml`]). It takes a finished `Snapshot` (and the few settings a page needs,
+//! [`site::SiteInfo`]) and hands bytes to `publish`. It must not probe, read the history or
+//! change what the snapshot says: if a figure is shown, it is a field of the snapshot. A failure
+//! to render or write one file goes into `snapshot.errors` and leaves the old file in place.
+//!
+//! Publishing the outputs for machines: `feed.xml`, the badges and `metrics`.
+//!
+//! Each is printed from the snapshot by its own module ([`atom`], [`badges`], [`metrics`]) and
+//! written here with its gzip sidecar. The feed and the badges change rarely and are written only
+//! when their bytes change; `metrics` carries the snapshot's time and changes every cycle, so
+//! comparing it with the old file would only cost a read. `metrics` goes last, so that its
+//! error count includes a failure to write the others.
+//!
+//! [`atom`]: crate::output::atom
+//! [`badges`]: crate::output::badges
+//! [`metrics`]: crate::output::metrics
+
+pub mod atom;
+pub mod badges;
+pub mod metrics;
+pub mod site;
+pub mod xml;
+
+use crate::output::site::SiteInfo;
+use crate::publish::Publisher;
+use crate::snapshot::Snapshot;
+use anyhow::Context as _;
+use std::path::Path;
+
+/// Writes them all into `out_dir`; a failure goes into the snapshot's `errors` and the old file
+/// stays. `prune` also removes the badges of services no longer configured (worth a directory
+/// listing on the first cycle, not on every one). Returns whether everything was written.
+pub fn write(
+    publisher: &Publisher,
+    out_dir: &Path,
+    site: &SiteInfo,
+    snapshot: &mut Snapshot,
+    prune: bool,
+) -> bool {
+    let mut errors = Vec::new();
+    let feed = atom::feed(snapshot, site);
+    if let Err(e) = publisher.write_if_changed_with_gz(out_dir, "feed.xml", feed.as_bytes()) {
+        errors.push(format!("{e:#}"));
+    }
+    for (name, bytes) in badges::files(snapshot) {
+        if let Err(e) = publisher.write_if_changed_with_gz(out_dir, &name, &bytes) {
+            errors.push(format!("{e:#}"));
+        }
+    }
+    if prune && let Err(e) = badges::prune(out_dir, snapshot).context("stale badges") {
+        errors.push(format!("{e:#}"));
+    }
+    let ok = errors.is_empty();
+    snapshot.errors.extend(errors);
+    let text = metrics::metrics(snapshot, site);
+    match publisher.write_with_gz(out_dir, "metrics", text.as_bytes()) {
+        Ok(()) => ok,
+        Err(e) => {
+            snapshot.errors.push(format!("{e:#}"));
+            false
+        }
+    }
+}

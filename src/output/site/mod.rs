@@ -1,0 +1,154 @@
+//! Turning a snapshot into the bytes of each output file.
+//!
+//! The page's context is the snapshot itself, serialised (so the page and `status.json` cannot
+//! disagree), plus `site`: the few settings a template needs that are not status (title, links,
+//! version, custom pages, the assets' version). Formatting for people (bytes, percentages,
+//! durations, status icons, the day strip and the sparkline) lives in tera filters here and in
+//! [`charts`], not in the snapshot, so the feed keeps raw numbers; and not in the browser's
+//! script either: `live.js` swaps in HTML rendered here, so every figure is formatted once.
+
+mod charts;
+pub mod filters;
+mod load;
+pub mod templates;
+#[cfg(test)]
+mod tests;
+
+pub use load::{Output, Site};
+
+use crate::snapshot::Snapshot;
+use serde::Serialize;
+use tera::{Context, Tera};
+
+/// Templates that become files in `out_dir`; the rest are partials (layouts, macros). Custom
+/// pages (`pages/NAME.html` in templates_dir) are added to these by the loaded site.
+pub const PAGES: &[&str] = &["index.html", "tasks.html"];
+
+/// What templates see as `site`, from the config.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteInfo {
+    pub title: String,
+    /// With a trailing `/`, or empty when `public_url` is not set. For absolute links (feeds,
+    /// badges); the pages themselves link relatively, so a preview never calls production.
+    pub public_url: String,
+    pub version: &'static str,
+    /// Task statuses after which the task form stops polling.
+    pub terminal_statuses: Vec<String>,
+    /// What the task form lacks to work, each with where to set it (no value, only names):
+    /// empty when tasks are configured. While it is not, tasks.html says so instead of showing
+    /// a form whose every submission would be answered 503.
+    pub tasks_missing: Vec<String>,
+}
+
+impl SiteInfo {
+    pub fn new(config: &crate::config::Config) -> SiteInfo {
+        SiteInfo {
+            title: config.title.clone(),
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|u| {
+                    let s = u.to_string();
+                    if s.ends_with('/') { s } else { format!("{s}/") }
+                })
+                .unwrap_or_default(),
+            version: env!("CARGO_PKG_VERSION"),
+            terminal_statuses: config.tasks.terminal_statuses.clone(),
+            tasks_missing: tasks_missing(config),
+        }
+    }
+}
+
+/// What the task endpoint needs and this config does not give, as `tasks.html` explains it.
+fn tasks_missing(config: &crate::config::Config) -> Vec<String> {
+    let mut missing = Vec::new();
+    if config.secrets.task_password.is_none() {
+        missing.push(
+            "a password: set STATUS_TASK_PASSWORD (or STATUS_TASK_PASSWORD_FILE, a file holding \
+             it) in the daemon's environment"
+                .to_string(),
+        );
+    }
+    if config.tasks.symbiont_url.is_none() {
+        missing.push(
+            "Symbiont's address: set symbiont_url under [tasks] in the config file, or \
+             SYMBIONT_URL in the environment"
+                .to_string(),
+        );
+    }
+    missing
+}
+
+/// What templates see in `site` from the loaded templates themselves, computed once when they
+/// load: the custom pages for the navigation, and the assets' version for their URLs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteFiles {
+    pub pages: Vec<PageLink>,
+    /// A short hash of every asset's bytes: `assets/style.css?v=…`, so a browser that cached an
+    /// asset for long fetches it again once it changes.
+    pub assets_version: String,
+}
+
+/// A custom page in the navigation: `NAME.html`, shown as its title or else its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageLink {
+    pub name: String,
+    pub title: Option<String>,
+}
+
+/// `site` as templates see it: the config's part and the templates' part side by side.
+#[derive(Serialize)]
+struct SiteView<'a> {
+    #[serde(flatten)]
+    info: &'a SiteInfo,
+    #[serde(flatten)]
+    files: &'a SiteFiles,
+}
+
+/// The context every page is rendered with.
+pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera::Result<Context> {
+    let mut ctx = Context::from_serialize(snapshot)?;
+    ctx.insert("site", &SiteView { info, files });
+    // The page shows a configured disk that is not mounted in the disks card, once; its line in
+    // `errors` (kept there for status.json and the errors metric) would repeat it as a problem.
+    let missing: Vec<String> = snapshot
+        .host
+        .disks_missing
+        .iter()
+        .map(|m| crate::snapshot::missing_disk_error(m))
+        .collect();
+    let page_errors: Vec<&String> = snapshot
+        .errors
+        .iter()
+        .filter(|e| !missing.contains(e))
+        .collect();
+    ctx.insert("page_errors", &page_errors);
+    Ok(ctx)
+}
+
+/// A page that did not render: which template, and tera's error. Shown, it is one line naming
+/// the template and every cause (tera's own text stops at the outermost one); it becomes text
+/// where it enters `snapshot.errors` (the cycle) or `check`'s report.
+#[derive(Debug, thiserror::Error)]
+#[error("template {template}: {}", templates::chain(cause))]
+pub struct RenderError {
+    pub template: String,
+    // Not `#[source]`: the message already holds the chain, and `{:#}` would repeat it.
+    cause: tera::Error,
+}
+
+/// Renders one page.
+pub fn page(tera: &Tera, name: &str, ctx: &Context) -> Result<String, RenderError> {
+    tera.render(name, ctx).map_err(|cause| RenderError {
+        template: name.to_string(),
+        cause,
+    })
+}
+
+/// `status.json`: the snapshot, compact. Browsers poll it every few seconds, so bytes count
+/// (pretty printing made it a third larger and cost more to write); `jq .` makes it readable.
+pub fn json(snapshot: &Snapshot) -> Vec<u8> {
+    let mut out = serde_json::to_vec(snapshot).expect("a snapshot always serialises");
+    out.push(b'\n');
+    out
+}

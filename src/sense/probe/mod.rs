@@ -1,0 +1,261 @@
+//! Checking services: one concurrent probe per service, each bounded by its own timeout.
+//!
+//! A probe's result is *data*: a service that is down, slow or answers garbage yields an
+//! [`Outcome`] saying so, never an `Err` that stops the loop.
+//!
+//! Timing rules, which the loop relies on:
+//! - all probes of a cycle run at once, so a slow one never delays the others;
+//! - a cycle waits for its probes only until its deadline (one interval). A probe still running
+//!   then (its timeout is longer than the interval) keeps running in the background; the
+//!   service shows its previous result, and no second probe of it is started until the first
+//!   ends. So probes never stack, and a slow service never delays the next cycle.
+//!
+//! Text rules: whatever a probe reports comes partly from outside (a server's reason phrase, a
+//! peer's service names, a JSON body). Every error passes [`redact::text`] (no userinfo or
+//! query string of any URL in it) and [`clip`] (no control characters, at most
+//! [`MAX_ERROR_CHARS`]) on its way out of [`probe`], so no target can put a secret, a forged log
+//! line or a megabyte of text on our page, feed or log. Numbers from outside are checked before
+//! any arithmetic: `Duration` arithmetic panics on overflow, in release builds too.
+
+mod feed;
+mod http;
+mod systemd;
+mod tcp;
+
+use crate::config::{Check, ServiceConfig};
+use crate::net::client;
+use crate::redact;
+use crate::snapshot::{Status, millis};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The longest error a probe reports: a sentence or two, whatever the target sent.
+pub const MAX_ERROR_CHARS: usize = 512;
+
+pub(crate) use crate::redact::clip;
+
+/// The result of one check of one service.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub latency: Option<Duration>,
+    pub checked_at: DateTime<Utc>,
+    pub error: Option<String>,
+    pub details: Map<String, Value>,
+}
+
+impl Outcome {
+    fn new(status: Status, latency: Option<Duration>, error: Option<String>) -> Outcome {
+        Outcome {
+            status,
+            latency,
+            checked_at: Utc::now(),
+            error,
+            details: Map::new(),
+        }
+    }
+
+    fn down(error: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Down, None, Some(error.into()))
+    }
+}
+
+/// `up` turns `degraded` when the answer came slower than `degraded_after`; other statuses
+/// stand as they are.
+fn degrade_if_slow(
+    status: Status,
+    error: Option<String>,
+    latency: Duration,
+    degraded_after: Option<Duration>,
+) -> (Status, Option<String>) {
+    match degraded_after {
+        Some(limit) if status == Status::Up && latency > limit => (
+            Status::Degraded,
+            Some(format!(
+                "slow: answered in {} ms, degraded after {}",
+                millis(latency),
+                humantime::format_duration(limit)
+            )),
+        ),
+        _ => (status, error),
+    }
+}
+
+struct Slot {
+    in_flight: bool,
+    last: Option<Outcome>,
+    /// The kept-alive connection, between probes (a probe in flight holds it).
+    conn: Option<client::Conn>,
+}
+
+type Done = (usize, Outcome, Option<client::Conn>);
+
+/// Runs the probes of a fixed list of services and keeps each one's latest outcome.
+pub struct Prober {
+    services: Arc<Vec<ServiceConfig>>,
+    client: client::Client,
+    slots: Vec<Slot>,
+    tx: mpsc::UnboundedSender<Done>,
+    rx: mpsc::UnboundedReceiver<Done>,
+}
+
+impl Prober {
+    pub fn new(services: Vec<ServiceConfig>) -> Prober {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let slots = services
+            .iter()
+            .map(|_| Slot {
+                in_flight: false,
+                last: None,
+                conn: None,
+            })
+            .collect();
+        Prober {
+            services: Arc::new(services),
+            client: client::Client::new(),
+            slots,
+            tx,
+            rx,
+        }
+    }
+
+    pub fn services(&self) -> &[ServiceConfig] {
+        &self.services
+    }
+
+    /// Starts a probe of every service that has none running, then collects results until all
+    /// that were started have ended or `deadline` passes, whichever is first.
+    pub async fn cycle(&mut self, deadline: Instant) {
+        // Results of probes that outlived an earlier cycle.
+        while let Ok(done) = self.rx.try_recv() {
+            self.store(done);
+        }
+        let mut pending = 0usize;
+        for i in 0..self.services.len() {
+            if self.slots[i].in_flight {
+                continue;
+            }
+            self.slots[i].in_flight = true;
+            pending += 1;
+            let services = Arc::clone(&self.services);
+            let client = self.client.clone();
+            let tx = self.tx.clone();
+            let conn = self.slots[i].conn.take();
+            tokio::spawn(async move {
+                let (outcome, conn) = probe(&client, &services[i], conn).await;
+                // The receiver lives as long as the prober; if it is gone we are shutting down.
+                let _ = tx.send((i, outcome, conn));
+            });
+        }
+        while pending > 0 {
+            tokio::select! {
+                received = self.rx.recv() => {
+                    let Some(done) = received else { break };
+                    self.store(done);
+                    pending -= 1;
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    }
+
+    fn store(&mut self, (i, outcome, conn): Done) {
+        let slot = &mut self.slots[i];
+        slot.in_flight = false;
+        slot.last = Some(outcome);
+        slot.conn = conn;
+    }
+
+    /// Each service with its latest outcome; `None` until its first check has ended.
+    pub fn results(&self) -> impl Iterator<Item = (&ServiceConfig, Option<&Outcome>)> {
+        self.services
+            .iter()
+            .zip(&self.slots)
+            .map(|(s, slot)| (s, slot.last.as_ref()))
+    }
+}
+
+/// One check of one service, bounded by its timeout. The kept connection goes in and, when it
+/// can be used again, comes back out; a timed-out probe drops it.
+async fn probe(
+    client: &client::Client,
+    service: &ServiceConfig,
+    mut conn: Option<client::Conn>,
+) -> (Outcome, Option<client::Conn>) {
+    let check = async {
+        match &service.check {
+            Check::Http { url, expect_status } => {
+                http::check(
+                    client,
+                    &mut conn,
+                    url,
+                    expect_status,
+                    service.degraded_after,
+                )
+                .await
+            }
+            Check::Tcp { address } => tcp::check(address, service.degraded_after).await,
+            Check::Systemd { unit } => systemd::check(unit).await,
+            Check::Feed { url } => {
+                feed::check(client, &mut conn, url, service.degraded_after).await
+            }
+        }
+    };
+    let (mut outcome, conn) = match tokio::time::timeout(service.timeout, check).await {
+        Ok(outcome) => (outcome, conn),
+        Err(_) => (
+            Outcome::down(format!(
+                "timed out after {}",
+                humantime::format_duration(service.timeout)
+            )),
+            None,
+        ),
+    };
+    outcome.error = outcome.error.map(|e| shown_error(&e));
+    (outcome, conn)
+}
+
+/// An error as the page, the feed and the log may show it: URLs redacted, then clipped.
+fn shown_error(error: &str) -> String {
+    clip(&redact::text(error), MAX_ERROR_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_leave_probe_redacted_and_bounded() {
+        let e = shown_error(&format!(
+            "HTTP 500 see http://admin:pw@db.local/x?token=abc {}",
+            "x".repeat(100_000)
+        ));
+        assert!(!e.contains("pw") && !e.contains("token=abc"), "{e}");
+        assert!(e.starts_with("HTTP 500 see http://db.local/x?…"), "{e}");
+        assert_eq!(e.chars().count(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn slow_up_is_degraded_and_says_why() {
+        let limit = Some(Duration::from_secs(1));
+        let (s, e) = degrade_if_slow(Status::Up, None, Duration::from_millis(1500), limit);
+        assert_eq!(s, Status::Degraded);
+        assert_eq!(e.unwrap(), "slow: answered in 1500 ms, degraded after 1s");
+        let (s, e) = degrade_if_slow(Status::Up, None, Duration::from_millis(999), limit);
+        assert_eq!((s, e), (Status::Up, None));
+        // Down stays down, whatever its speed.
+        let (s, _) = degrade_if_slow(
+            Status::Down,
+            Some("x".into()),
+            Duration::from_secs(9),
+            limit,
+        );
+        assert_eq!(s, Status::Down);
+        let (s, _) = degrade_if_slow(Status::Up, None, Duration::from_secs(9), None);
+        assert_eq!(s, Status::Up);
+    }
+}
