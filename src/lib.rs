@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod alert;
 pub mod config;
 pub mod daemon;
 pub mod history;
@@ -111,6 +112,12 @@ pub fn main(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            if let Command::Alert {
+                action: cli::AlertAction::Test { name },
+            } = &command
+            {
+                return alert_test(&config, name.as_deref());
+            }
             match run(command, Arc::new(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -165,6 +172,37 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     drop(lock);
     result
+}
+
+/// `cortex-status alert test [NAME]`: one test message through each alert, each outcome on its
+/// own line; 1 when any failed. Needs no lock: it may run beside the daemon.
+fn alert_test(config: &Config, name: Option<&str>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(alert::test(config, name)) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(outcomes) => {
+            let mut failed = false;
+            for (name, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => println!("{name}: sent"),
+                    Err(e) => {
+                        failed = true;
+                        println!("{name}: failed: {e}");
+                    }
+                }
+            }
+            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+    }
 }
 
 fn init_logging() {
