@@ -36,8 +36,8 @@
 //! - `daemon` imports every stage; nothing but this file imports `daemon`.
 #![forbid(unsafe_code)]
 
-pub mod cli;
 pub mod alert;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod history;
@@ -177,7 +177,10 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
 /// `cortex-status alert test [NAME]`: one test message through each alert, each outcome on its
 /// own line; 1 when any failed. Needs no lock: it may run beside the daemon.
 fn alert_test(config: &Config, name: Option<&str>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -200,7 +203,11 @@ fn alert_test(config: &Config, name: Option<&str>) -> ExitCode {
                     }
                 }
             }
-            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }

@@ -64,7 +64,11 @@ impl Outbox {
                             alert.name,
                             event.event.as_str(),
                             event.service,
-                            if tries > 1 { format!(" (try {tries})") } else { String::new() }
+                            if tries > 1 {
+                                format!(" (try {tries})")
+                            } else {
+                                String::new()
+                            }
                         );
                     }
                     Err(e) => {
@@ -114,11 +118,7 @@ async fn deliver(alert: &AlertConfig, event: &Event, ctx: &Ctx) -> Result<usize,
         match channel::send(alert, event, ctx).await {
             Ok(()) => return Ok(try_no + 1),
             Err(e) => {
-                tracing::warn!(
-                    "alert `{}`: try {} failed: {e}",
-                    alert.name,
-                    try_no + 1
-                );
+                tracing::warn!("alert `{}`: try {} failed: {e}", alert.name, try_no + 1);
                 last = e;
             }
         }

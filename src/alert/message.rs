@@ -72,7 +72,19 @@ impl Event {
     /// The message `alert test` sends.
     pub fn test(alert: &str, url: Option<String>) -> Event {
         let now = Utc::now();
-        Event::new(alert, Change::Test, "cortex-status", "cortex-status", "up", now, now, None, url, Vec::new(), 0)
+        Event::new(
+            alert,
+            Change::Test,
+            "cortex-status",
+            "cortex-status",
+            "up",
+            now,
+            now,
+            None,
+            url,
+            Vec::new(),
+            0,
+        )
     }
 
     fn make_title(&self) -> String {
@@ -97,7 +109,9 @@ impl Event {
     fn make_text(&self) -> String {
         let mut t = self.title.clone();
         let since = crate::snapshot::format_time(&self.since);
-        let took = humantime::format_duration(std::time::Duration::from_secs(self.duration_seconds as u64));
+        let took = humantime::format_duration(std::time::Duration::from_secs(
+            self.duration_seconds as u64,
+        ));
         match self.event {
             Change::Down | Change::Degraded | Change::Reminder => {
                 t.push_str(&format!(" since {since} ({took})"));
@@ -114,7 +128,8 @@ impl Event {
                 .iter()
                 .map(|h| format!("{} at {}", h.change.as_str(), h.at.format("%H:%M:%S")))
                 .collect();
-            let more = self.suppressed_count as usize - list.len().min(self.suppressed_count as usize);
+            let more =
+                self.suppressed_count as usize - list.len().min(self.suppressed_count as usize);
             t.push_str(&format!(
                 ". Since the last message, {} more change(s) were held back to avoid flooding: {}{}",
                 self.suppressed_count,
@@ -136,7 +151,11 @@ impl Event {
                 .replace('>', "&gt;")
                 .replace('"', "&quot;")
         };
-        let mut h = format!("<!doctype html><html><body><h2>{}</h2><p>{}</p>", esc(&self.title), esc(&self.text));
+        let mut h = format!(
+            "<!doctype html><html><body><h2>{}</h2><p>{}</p>",
+            esc(&self.title),
+            esc(&self.text)
+        );
         if let Some(u) = &self.url {
             h.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", esc(u)));
         }

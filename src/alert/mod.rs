@@ -48,8 +48,18 @@ pub struct Alerts {
 impl Alerts {
     /// Loads the state and starts one delivery task per alert. Must run on the runtime.
     pub fn start(config: &Config) -> Alerts {
-        let names = config.alerts.iter().map(|a| a.name.len()).max().unwrap_or(0)
-            + config.services.iter().map(|s| s.slug.len()).max().unwrap_or(0);
+        let names = config
+            .alerts
+            .iter()
+            .map(|a| a.name.len())
+            .max()
+            .unwrap_or(0)
+            + config
+                .services
+                .iter()
+                .map(|s| s.slug.len())
+                .max()
+                .unwrap_or(0);
         let limit = state::limit(config.alerts.len(), config.services.len(), names);
         let (saved, load_problem) = if config.alerts.is_empty() {
             (state::Tracks::new(), None)
@@ -61,7 +71,14 @@ impl Alerts {
         }
         let ctx = channel::Ctx {
             client: crate::net::client::Client::new(),
-            secrets: Arc::new(config.secrets.values().into_iter().map(String::from).collect()),
+            secrets: Arc::new(
+                config
+                    .secrets
+                    .values()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            ),
         };
         let mut alerts = Alerts {
             alerts: Vec::new(),
@@ -80,7 +97,14 @@ impl Alerts {
     /// Takes a new config: alerts and services still configured keep their tracks.
     pub fn reconfigure(&mut self, config: &Config) {
         let saved = self.tracks();
-        self.ctx.secrets = Arc::new(config.secrets.values().into_iter().map(String::from).collect());
+        self.ctx.secrets = Arc::new(
+            config
+                .secrets
+                .values()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        );
         self.build(config, saved);
         self.dirty = true;
     }
@@ -128,7 +152,11 @@ impl Alerts {
                 }
                 track.seen_at = svc.checked_at;
                 let at = svc.checked_at.unwrap_or(now);
-                let error = if seen == Seen::Up { None } else { svc.error.as_deref() };
+                let error = if seen == Seen::Up {
+                    None
+                } else {
+                    svc.error.as_deref()
+                };
                 let Some(due) = track.observe(&a.policy, seen, error, at, &mut self.dirty) else {
                     continue;
                 };
@@ -158,7 +186,11 @@ impl Alerts {
         self.alerts
             .iter()
             .map(|a| {
-                let t = a.tracks.iter().map(|(_, slug, t)| (slug.clone(), t.clone())).collect();
+                let t = a
+                    .tracks
+                    .iter()
+                    .map(|(_, slug, t)| (slug.clone(), t.clone()))
+                    .collect();
                 (a.config.name.clone(), t)
             })
             .collect()
@@ -168,7 +200,11 @@ impl Alerts {
     fn save_in_background(&mut self) {
         self.dirty = false;
         self.seq += 1;
-        let (seq, bytes, dir) = (self.seq, state::encode(&self.tracks()), self.state_dir.clone());
+        let (seq, bytes, dir) = (
+            self.seq,
+            state::encode(&self.tracks()),
+            self.state_dir.clone(),
+        );
         let written = Arc::clone(&self.written);
         tokio::task::spawn_blocking(move || {
             let mut w = written.lock().unwrap_or_else(|p| p.into_inner());
@@ -218,7 +254,10 @@ impl Alerts {
 
 /// `cortex-status alert test [NAME]`: one test message through each alert (or the one named),
 /// one attempt each, and each outcome. `Err` when `name` names no alert.
-pub async fn test(config: &Config, name: Option<&str>) -> Result<Vec<(String, Result<(), String>)>, String> {
+pub async fn test(
+    config: &Config,
+    name: Option<&str>,
+) -> Result<Vec<(String, Result<(), String>)>, String> {
     let chosen: Vec<&AlertConfig> = config
         .alerts
         .iter()
@@ -228,14 +267,26 @@ pub async fn test(config: &Config, name: Option<&str>) -> Result<Vec<(String, Re
         return Err(match name {
             Some(n) => format!(
                 "no alert is named {n:?}; the alerts are: {}",
-                config.alerts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                config
+                    .alerts
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             None => format!("{} has no [[alert]]", config.source()),
         });
     }
     let ctx = channel::Ctx {
         client: crate::net::client::Client::new(),
-        secrets: Arc::new(config.secrets.values().into_iter().map(String::from).collect()),
+        secrets: Arc::new(
+            config
+                .secrets
+                .values()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        ),
     };
     let page = config.public_url.as_ref().map(|u| u.to_string());
     let mut out = Vec::new();
@@ -254,12 +305,21 @@ mod tests {
     fn config(alerts: usize, services: usize, state: &std::path::Path) -> Config {
         let mut text = format!("state_dir = \"{}\"\n", state.display());
         for i in 0..services {
-            text.push_str(&format!("[[service]]\nname = \"svc {i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n"));
+            text.push_str(&format!(
+                "[[service]]\nname = \"svc {i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n"
+            ));
         }
         for i in 0..alerts {
-            text.push_str(&format!("[[alert]]\nname = \"a{i}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n"));
+            text.push_str(&format!(
+                "[[alert]]\nname = \"a{i}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n"
+            ));
         }
-        Config::parse(&text, std::path::Path::new("bench.toml"), &Default::default()).unwrap()
+        Config::parse(
+            &text,
+            std::path::Path::new("bench.toml"),
+            &Default::default(),
+        )
+        .unwrap()
     }
 
     fn services(config: &Config, status: Status, at: DateTime<Utc>) -> Vec<Service> {
@@ -302,7 +362,10 @@ mod tests {
             let t0 = Utc::now();
             // Saturate the counts.
             for i in 0..5 {
-                alerts.observe(&services(&config, Status::Up, t0 + chrono::Duration::seconds(i)), t0);
+                alerts.observe(
+                    &services(&config, Status::Up, t0 + chrono::Duration::seconds(i)),
+                    t0,
+                );
             }
             let cycles = 2000;
             let mut snaps: Vec<Vec<Service>> = (0..cycles)

@@ -166,7 +166,11 @@ impl Track {
         match seen {
             Seen::Silent => {}
             Seen::Down | Seen::Degraded => {
-                let level = if seen == Seen::Down { Change::Down } else { Change::Degraded };
+                let level = if seen == Seen::Down {
+                    Change::Down
+                } else {
+                    Change::Degraded
+                };
                 self.good = 0;
                 if self.bad == 0 {
                     self.bad_since = Some(now);
@@ -175,7 +179,11 @@ impl Track {
                 if self.bad >= p.failure_threshold {
                     let since = self.bad_since.unwrap_or(now);
                     if self.open.is_none() {
-                        self.open = Some(Open { level, since, error: error.map(clip) });
+                        self.open = Some(Open {
+                            level,
+                            since,
+                            error: error.map(clip),
+                        });
                         change = Some(level);
                     } else if let Some(open) = self.open.as_mut()
                         // Degraded, then down: that is news.
@@ -208,7 +216,7 @@ impl Track {
         if (self.bad, self.good, self.open.is_some(), self.bad_since) != before {
             *changed = true;
         }
-        let due = match change {
+        match change {
             Some(c) => {
                 *changed = true;
                 self.next_reminder = match (c, p.remind_every) {
@@ -220,11 +228,14 @@ impl Track {
                 if c == Change::Recovered {
                     self.open = None;
                 }
-                if p.wants(c) { self.send(p, c, since, error, now) } else { None }
+                if p.wants(c) {
+                    self.send(p, c, since, error, now)
+                } else {
+                    None
+                }
             }
             None => self.tick(p, now, changed),
-        };
-        due
+        }
     }
 
     /// Sends `change` now, or holds it back when the last message was less than `min_gap` ago.
@@ -273,7 +284,8 @@ impl Track {
             }
             return due;
         }
-        if let (Some(every), Some(open), Some(at)) = (p.remind_every, &self.open, self.next_reminder)
+        if let (Some(every), Some(open), Some(at)) =
+            (p.remind_every, &self.open, self.next_reminder)
             && now >= at
             && self.pending.is_none()
         {
@@ -307,7 +319,11 @@ mod tests {
             failure_threshold: fail,
             success_threshold: ok,
             remind_every: None,
-            send_on: SendOn { down: true, degraded: false, recovered: true },
+            send_on: SendOn {
+                down: true,
+                degraded: false,
+                recovered: true,
+            },
             min_gap: Delta::zero(),
         }
     }
@@ -347,9 +363,16 @@ mod tests {
         let mut changed = false;
         assert!(t.observe(&p, Seen::Up, None, at(2), &mut changed).is_none());
         assert!(!changed);
-        run(&mut t, &p, &[(Seen::Down, 3), (Seen::Down, 4), (Seen::Down, 5)]);
+        run(
+            &mut t,
+            &p,
+            &[(Seen::Down, 3), (Seen::Down, 4), (Seen::Down, 5)],
+        );
         let mut changed = false;
-        assert!(t.observe(&p, Seen::Down, Some("refused"), at(6), &mut changed).is_none());
+        assert!(
+            t.observe(&p, Seen::Down, Some("refused"), at(6), &mut changed)
+                .is_none()
+        );
         assert!(!changed);
     }
 
@@ -358,10 +381,20 @@ mod tests {
         let p = policy(1, 1);
         let mut t = Track::default();
         // Down during the window, up after it: no message at all.
-        assert!(run(&mut t, &p, &[(Seen::Silent, 0), (Seen::Silent, 1), (Seen::Up, 2)]).is_empty());
+        assert!(
+            run(
+                &mut t,
+                &p,
+                &[(Seen::Silent, 0), (Seen::Silent, 1), (Seen::Up, 2)]
+            )
+            .is_empty()
+        );
         // Down before the window: the recovery after it is news.
         assert_eq!(run(&mut t, &p, &[(Seen::Down, 3)]), [Change::Down]);
-        assert_eq!(run(&mut t, &p, &[(Seen::Silent, 4), (Seen::Up, 5)]), [Change::Recovered]);
+        assert_eq!(
+            run(&mut t, &p, &[(Seen::Silent, 4), (Seen::Up, 5)]),
+            [Change::Recovered]
+        );
     }
 
     #[test]

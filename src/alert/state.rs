@@ -44,13 +44,23 @@ pub fn load(dir: &Path, limit: u64) -> (Tracks, Option<String>) {
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Tracks::new(), None),
-        Err(e) => return (Tracks::new(), Some(format!("alert state {}: cannot read it: {e}", path.display()))),
+        Err(e) => {
+            return (
+                Tracks::new(),
+                Some(format!(
+                    "alert state {}: cannot read it: {e}",
+                    path.display()
+                )),
+            );
+        }
     };
     let mut bytes = Vec::new();
     let read = file.take(limit + 1).read_to_end(&mut bytes);
     let why = match read {
         Err(e) => format!("cannot read it: {e}"),
-        Ok(_) if bytes.len() as u64 > limit => format!("it is larger than alert state can be ({limit} bytes)"),
+        Ok(_) if bytes.len() as u64 > limit => {
+            format!("it is larger than alert state can be ({limit} bytes)")
+        }
         Ok(_) => match serde_json::from_slice::<StateFile>(&bytes) {
             Ok(s) if s.version == VERSION => {
                 let mut tracks = s.alerts;
@@ -58,7 +68,10 @@ pub fn load(dir: &Path, limit: u64) -> (Tracks, Option<String>) {
                 for t in tracks.values_mut().flat_map(BTreeMap::values_mut) {
                     t.held.truncate(MAX_HELD);
                     if let Some(o) = &mut t.open {
-                        o.error = o.error.as_deref().map(|e| crate::redact::clip(e, MAX_ERROR));
+                        o.error = o
+                            .error
+                            .as_deref()
+                            .map(|e| crate::redact::clip(e, MAX_ERROR));
                     }
                 }
                 return (tracks, None);
@@ -92,15 +105,19 @@ pub fn encode(tracks: &Tracks) -> Vec<u8> {
 
 /// Writes `bytes` as the state file, atomically and durably.
 pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), String> {
-    let fail = |what: &str, e: std::io::Error| format!("alert state {}: {what}: {e}", path(dir).display());
+    let fail =
+        |what: &str, e: std::io::Error| format!("alert state {}: {what}: {e}", path(dir).display());
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create its directory", e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".alerts.json.")
         .tempfile_in(dir)
         .map_err(|e| fail("cannot create a temporary file", e))?;
     tmp.write_all(bytes).map_err(|e| fail("cannot write", e))?;
-    tmp.as_file().sync_all().map_err(|e| fail("cannot sync", e))?;
-    tmp.persist(path(dir)).map_err(|e| fail("cannot rename into place", e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| fail("cannot sync", e))?;
+    tmp.persist(path(dir))
+        .map_err(|e| fail("cannot rename into place", e.error))?;
     // The rename is durable only once the directory is.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
@@ -135,7 +152,13 @@ mod tests {
     fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let mut tracks = Tracks::new();
-        tracks.entry("phone".into()).or_default().insert("api".into(), Track { bad: 3, ..Default::default() });
+        tracks.entry("phone".into()).or_default().insert(
+            "api".into(),
+            Track {
+                bad: 3,
+                ..Default::default()
+            },
+        );
         write(dir.path(), &encode(&tracks)).unwrap();
         let (back, problem) = load(dir.path(), limit(1, 1, 10));
         assert!(problem.is_none());

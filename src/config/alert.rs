@@ -181,7 +181,10 @@ pub(super) fn resolve_alerts(
                 r.problem(
                     Some(&span),
                     &read::path(&prefix, "name"),
-                    format!("{} is the name of another alert already", raw::shown(&a.name)),
+                    format!(
+                        "{} is the name of another alert already",
+                        raw::shown(&a.name)
+                    ),
                 );
                 continue;
             }
@@ -234,7 +237,10 @@ fn resolve_alert(
                 r.problem(
                     Some(&span),
                     &key("kind"),
-                    format!("{} is not a kind of alert; the kinds are {KINDS}", raw::shown(&k)),
+                    format!(
+                        "{} is not a kind of alert; the kinds are {KINDS}",
+                        raw::shown(&k)
+                    ),
                 );
                 None
             } else {
@@ -266,7 +272,11 @@ fn resolve_alert(
                     } else {
                         "is not the slug of a configured service"
                     };
-                    r.problem(Some(&span), &key("services"), format!("{} {what}", raw::shown(g)));
+                    r.problem(
+                        Some(&span),
+                        &key("services"),
+                        format!("{} {what}", raw::shown(g)),
+                    );
                 }
             }
             list
@@ -286,14 +296,23 @@ fn resolve_alert(
     };
     let failure_threshold = threshold(r, "failure_threshold", 3);
     let success_threshold = threshold(r, "success_threshold", 2);
-    let remind_every = given("remind_every").then(|| duration(r, t, prefix, "remind_every", REMIND));
+    let remind_every =
+        given("remind_every").then(|| duration(r, t, prefix, "remind_every", REMIND));
     let remind_every = remind_every.filter(|d| !d.is_zero());
     let min_gap = duration(r, t, prefix, "min_gap", MIN_GAP);
     let timeout = duration(r, t, prefix, "timeout", TIMEOUT);
     let send_on = match r.get::<Vec<String>>(t, prefix, "send_on") {
-        None => SendOn { down: true, degraded: false, recovered: true },
+        None => SendOn {
+            down: true,
+            degraded: false,
+            recovered: true,
+        },
         Some((list, span)) => {
-            let mut s = SendOn { down: false, degraded: false, recovered: false };
+            let mut s = SendOn {
+                down: false,
+                degraded: false,
+                recovered: false,
+            };
             for word in &list {
                 match word.as_str() {
                     "down" => s.down = true,
@@ -302,7 +321,10 @@ fn resolve_alert(
                     other => r.problem(
                         Some(&span),
                         &key("send_on"),
-                        format!("{} is not an event; the events are down, degraded and recovered", raw::shown(other)),
+                        format!(
+                            "{} is not an event; the events are down, degraded and recovered",
+                            raw::shown(other)
+                        ),
                     ),
                 }
             }
@@ -330,23 +352,29 @@ fn resolve_alert(
     let channel = match kind.as_str() {
         "webhook" => {
             let url = url(r, "\"https://hooks.example.net/${HOOK_TOKEN}\"");
-            let body_template = r.get::<String>(t, prefix, "body_template").and_then(|(tpl, span)| {
-                // Compiled now so `check` finds a broken template, not the first outage.
-                let mut tera = tera::Tera::default();
-                match tera.add_raw_template("body", &tpl) {
-                    Ok(()) => Some(tpl),
-                    Err(e) => {
-                        let mut msg = e.to_string();
-                        let mut source = std::error::Error::source(&e);
-                        while let Some(s) = source {
-                            msg = format!("{msg}: {s}");
-                            source = s.source();
+            let body_template =
+                r.get::<String>(t, prefix, "body_template")
+                    .and_then(|(tpl, span)| {
+                        // Compiled now so `check` finds a broken template, not the first outage.
+                        let mut tera = tera::Tera::default();
+                        match tera.add_raw_template("body", &tpl) {
+                            Ok(()) => Some(tpl),
+                            Err(e) => {
+                                let mut msg = e.to_string();
+                                let mut source = std::error::Error::source(&e);
+                                while let Some(s) = source {
+                                    msg = format!("{msg}: {s}");
+                                    source = s.source();
+                                }
+                                r.problem(
+                                    Some(&span),
+                                    &key("body_template"),
+                                    format!("not a valid template: {msg}"),
+                                );
+                                None
+                            }
                         }
-                        r.problem(Some(&span), &key("body_template"), format!("not a valid template: {msg}"));
-                        None
-                    }
-                }
-            });
+                    });
             url.map(|url| Channel::Webhook { url, body_template })
         }
         "ntfy" => {
@@ -355,15 +383,25 @@ fn resolve_alert(
             let priority = match r.get::<i64>(t, prefix, "priority") {
                 Some((p, _)) if (1..=5).contains(&p) => Some(p as u8),
                 Some((p, span)) => {
-                    r.problem(Some(&span), &key("priority"), format!("{p} is not an ntfy priority (1 to 5)"));
+                    r.problem(
+                        Some(&span),
+                        &key("priority"),
+                        format!("{p} is not an ntfy priority (1 to 5)"),
+                    );
                     None
                 }
                 None => None,
             };
-            url.map(|url| Channel::Ntfy { url, token, priority })
+            url.map(|url| Channel::Ntfy {
+                url,
+                token,
+                priority,
+            })
         }
-        "slack" => url(r, "\"https://hooks.slack.com/services/${SLACK_HOOK}\"").map(|url| Channel::Slack { url }),
-        "discord" => url(r, "\"https://discord.com/api/webhooks/${DISCORD_HOOK}\"").map(|url| Channel::Discord { url }),
+        "slack" => url(r, "\"https://hooks.slack.com/services/${SLACK_HOOK}\"")
+            .map(|url| Channel::Slack { url }),
+        "discord" => url(r, "\"https://discord.com/api/webhooks/${DISCORD_HOOK}\"")
+            .map(|url| Channel::Discord { url }),
         "telegram" => {
             let bot_token = r.get::<String>(t, prefix, "bot_token");
             let chat_id = r.get::<ChatId>(t, prefix, "chat_id");
@@ -381,10 +419,18 @@ fn resolve_alert(
                 && (tok.is_empty() || tok.contains(['/', '?', '#', ' ']))
             {
                 // Not quoted: it is a secret.
-                r.problem(Some(span), &key("bot_token"), "is not a Telegram bot token (the value is not shown)");
+                r.problem(
+                    Some(span),
+                    &key("bot_token"),
+                    "is not a Telegram bot token (the value is not shown)",
+                );
             }
             match (bot_token, chat_id) {
-                (Some((bot_token, _)), Some((ChatId(chat_id), _))) => Some(Channel::Telegram { bot_token, chat_id, api_url }),
+                (Some((bot_token, _)), Some((ChatId(chat_id), _))) => Some(Channel::Telegram {
+                    bot_token,
+                    chat_id,
+                    api_url,
+                }),
                 _ => None,
             }
         }
@@ -397,7 +443,11 @@ fn resolve_alert(
                     "implicit" => SmtpTls::Implicit,
                     "none" => SmtpTls::None,
                     _ => {
-                        r.problem(Some(&span), &key("tls"), format!("{} is not one of starttls, implicit, none", raw::shown(&w)));
+                        r.problem(
+                            Some(&span),
+                            &key("tls"),
+                            format!("{} is not one of starttls, implicit, none", raw::shown(&w)),
+                        );
                         SmtpTls::Starttls
                     }
                 },
@@ -405,11 +455,19 @@ fn resolve_alert(
             let username = r.get::<String>(t, prefix, "username").map(|(v, _)| v);
             let password = r.get::<String>(t, prefix, "password").map(|(v, _)| v);
             if username.is_some() != password.is_some() {
-                r.problem(Some(table_span), &key("password"), "username and password go together: set both or neither");
+                r.problem(
+                    Some(table_span),
+                    &key("password"),
+                    "username and password go together: set both or neither",
+                );
             }
             let mailbox = |r: &mut Reader, text: &str, span: &Span, name: &str| {
                 if text.parse::<lettre::message::Mailbox>().is_err() {
-                    r.problem(Some(span), &key(name), format!("{} is not an email address", raw::shown(text)));
+                    r.problem(
+                        Some(span),
+                        &key(name),
+                        format!("{} is not an email address", raw::shown(text)),
+                    );
                 }
             };
             let from = r.get::<String>(t, prefix, "from");
@@ -435,16 +493,36 @@ fn resolve_alert(
                     need(r, "smtp", "\"mail.example.net:587\"");
                     None
                 }
-                Some((text, span)) => match text.rsplit_once(':').and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?))) {
-                    Some((host, port)) if !host.is_empty() && port > 0 => Some((host.trim_matches(['[', ']']).to_string(), port)),
+                Some((text, span)) => match text
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                {
+                    Some((host, port)) if !host.is_empty() && port > 0 => {
+                        Some((host.trim_matches(['[', ']']).to_string(), port))
+                    }
                     _ => {
-                        r.problem(Some(&span), &key("smtp"), format!("expected host:port like \"mail.example.net:587\", found {}", raw::shown_url(&text)));
+                        r.problem(
+                            Some(&span),
+                            &key("smtp"),
+                            format!(
+                                "expected host:port like \"mail.example.net:587\", found {}",
+                                raw::shown_url(&text)
+                            ),
+                        );
                         None
                     }
                 },
             };
             match (server, from, to) {
-                (Some((host, port)), Some((from, _)), Some((to, _))) => Some(Channel::Email { host, port, tls, username, password, from, to }),
+                (Some((host, port)), Some((from, _)), Some((to, _))) => Some(Channel::Email {
+                    host,
+                    port,
+                    tls,
+                    username,
+                    password,
+                    from,
+                    to,
+                }),
                 _ => None,
             }
         }
@@ -487,8 +565,12 @@ impl<'de> serde::Deserialize<'de> for ChatId {
         }
         match Either::deserialize(d) {
             Ok(Either::Int(n)) => Ok(ChatId(n.to_string())),
-            Ok(Either::Text(t)) if !t.is_empty() && !t.chars().any(char::is_control) => Ok(ChatId(t)),
-            _ => Err(serde::de::Error::custom("expected a chat id like -1001234567890 or \"@mychannel\"")),
+            Ok(Either::Text(t)) if !t.is_empty() && !t.chars().any(char::is_control) => {
+                Ok(ChatId(t))
+            }
+            _ => Err(serde::de::Error::custom(
+                "expected a chat id like -1001234567890 or \"@mychannel\"",
+            )),
         }
     }
 }

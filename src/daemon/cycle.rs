@@ -95,7 +95,10 @@ impl Generator {
 
     /// Each alert channel whose last message finally failed, with why.
     pub fn alerts_failing(&self) -> Vec<(String, String)> {
-        self.alerts.as_ref().map(Alerts::failing).unwrap_or_default()
+        self.alerts
+            .as_ref()
+            .map(Alerts::failing)
+            .unwrap_or_default()
     }
 
     /// Runs one cycle; probes still running at `deadline` are left to finish in the background.

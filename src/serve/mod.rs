@@ -108,7 +108,10 @@ impl Health {
 
     /// The alert channels failing now (empty when all deliver).
     pub fn set_alerts_failing(&self, failing: Vec<(String, String)>) {
-        let mut now = self.alerts_failing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut now = self
+            .alerts_failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if *now != failing {
             *now = failing;
         }
@@ -131,7 +134,10 @@ impl Health {
         if let Some(reason) = &state.failure {
             body["reason"] = json!(reason);
         }
-        let failing = self.alerts_failing.lock().unwrap_or_else(|p| p.into_inner());
+        let failing = self
+            .alerts_failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         body["alerts_failing"] = failing
             .iter()
             .map(|(alert, error)| json!({"alert": alert, "error": error}))

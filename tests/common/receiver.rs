@@ -47,7 +47,8 @@ impl Receiver {
         let certs = rustls::pki_types::CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -72,13 +73,20 @@ impl Receiver {
                 std::thread::spawn(move || match tls {
                     None => serve(stream, &reqs, &scr),
                     Some(config) => {
-                        let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
                         serve(rustls::StreamOwned::new(conn, stream), &reqs, &scr);
                     }
                 });
             }
         });
-        Receiver { addr, tls: is_tls, requests, script }
+        Receiver {
+            addr,
+            tls: is_tls,
+            requests,
+            script,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -118,7 +126,11 @@ impl Receiver {
     }
 }
 
-fn serve(mut io: impl Read + Write, reqs: &Mutex<Vec<Recorded>>, script: &Mutex<(VecDeque<u16>, u16)>) {
+fn serve(
+    mut io: impl Read + Write,
+    reqs: &Mutex<Vec<Recorded>>,
+    script: &Mutex<(VecDeque<u16>, u16)>,
+) {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {

@@ -33,7 +33,9 @@ fn start(site: &Site, env: &[(&str, &str)]) -> Daemon {
 }
 
 fn events(reqs: &[Recorded]) -> Vec<String> {
-    reqs.iter().map(|r| r.json()["event"].as_str().unwrap_or("?").to_string()).collect()
+    reqs.iter()
+        .map(|r| r.json()["event"].as_str().unwrap_or("?").to_string())
+        .collect()
 }
 
 fn webhook(name: &str, url: &str, extra: &str) -> String {
@@ -51,7 +53,10 @@ fn nothing_before(peer: &Peer, rx: &Receiver, limit: usize, until: usize) {
         if before == after && after < limit {
             assert_eq!(sent, 0, "a message after only {after} checks");
         }
-        assert!(start.elapsed() < WAIT, "the service was not checked {until} times");
+        assert!(
+            start.elapsed() < WAIT,
+            "the service was not checked {until} times"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -60,7 +65,15 @@ fn nothing_before(peer: &Peer, rx: &Receiver, limit: usize, until: usize) {
 fn threshold_three_sends_on_the_third_failure_and_recovery_after_two_good() {
     let peer = Peer::start(down());
     let rx = Receiver::start();
-    let site = site(&peer, "300ms", &webhook("hook", &rx.url("/hook"), "success_threshold = 2"));
+    let site = site(
+        &peer,
+        "300ms",
+        &webhook(
+            "hook",
+            &rx.url("/hook"),
+            "success_threshold = 2\nmin_gap = \"10ms\"",
+        ),
+    );
     let _d = start(&site, &[]);
     nothing_before(&peer, &rx, 3, 3);
     let got = rx.wait_for(1, WAIT);
@@ -101,19 +114,36 @@ fn a_reminder_comes_at_remind_every() {
     let site = site(
         &peer,
         "100ms",
-        &webhook("hook", &rx.url("/hook"), "failure_threshold = 1\nremind_every = \"700ms\"\nmin_gap = \"100ms\""),
+        &webhook(
+            "hook",
+            &rx.url("/hook"),
+            "failure_threshold = 1\nremind_every = \"700ms\"\nmin_gap = \"100ms\"",
+        ),
     );
     let _d = start(&site, &[]);
     let got = rx.wait_for(3, WAIT);
     assert_eq!(events(&got)[..3], ["down", "reminder", "reminder"]);
-    assert!(got[1].json()["text"].as_str().unwrap().contains("still down"));
+    assert!(
+        got[1].json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("still down")
+    );
 }
 
 #[test]
 fn a_restart_mid_outage_sends_no_second_down_and_still_the_recovery() {
     let peer = Peer::start(down());
     let rx = Receiver::start();
-    let site = site(&peer, "100ms", &webhook("hook", &rx.url("/hook"), "failure_threshold = 1\nsuccess_threshold = 1\nmin_gap = \"10ms\""));
+    let site = site(
+        &peer,
+        "100ms",
+        &webhook(
+            "hook",
+            &rx.url("/hook"),
+            "failure_threshold = 1\nsuccess_threshold = 1\nmin_gap = \"10ms\"",
+        ),
+    );
     let mut d = start(&site, &[]);
     rx.wait_for(1, WAIT);
     d.wait_for_cycles(3, WAIT);
@@ -122,7 +152,11 @@ fn a_restart_mid_outage_sends_no_second_down_and_still_the_recovery() {
     let d = start(&site, &[]);
     let c = d.health()["cycles"].as_u64().unwrap_or(0);
     d.wait_for_cycles(c + 8, WAIT);
-    assert_eq!(events(&rx.requests()), ["down"], "the down was sent again after the restart");
+    assert_eq!(
+        events(&rx.requests()),
+        ["down"],
+        "the down was sent again after the restart"
+    );
     peer.set(Behaviour::ok());
     let got = rx.wait_for(2, WAIT);
     assert_eq!(events(&got), ["down", "recovered"]);
@@ -134,19 +168,26 @@ fn maintenance_silences_and_its_end_is_no_recovery() {
     let rx = Receiver::start();
     let now = chrono::Utc::now();
     let end = now + chrono::Duration::seconds(3);
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let fmt =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let maint = format!(
         "[[maintenance]]\nservices = [\"api\"]\nstart = \"{}\"\nend = \"{}\"\n\n",
         fmt(now - chrono::Duration::hours(1)),
         fmt(end)
     );
-    let alert = webhook("hook", &rx.url("/hook"), "failure_threshold = 1\nsuccess_threshold = 1");
+    let alert = webhook(
+        "hook",
+        &rx.url("/hook"),
+        "failure_threshold = 1\nsuccess_threshold = 1",
+    );
     let site = site(&peer, "100ms", &format!("{maint}{alert}"));
     let d = start(&site, &[]);
     d.wait_for_cycles(5, WAIT);
     // Up again as the window ends: no message, since nothing was down before it.
     peer.set(Behaviour::ok());
-    wait_until("the window's end", WAIT, || chrono::Utc::now() > end + chrono::Duration::milliseconds(500));
+    wait_until("the window's end", WAIT, || {
+        chrono::Utc::now() > end + chrono::Duration::milliseconds(500)
+    });
     let c = d.health()["cycles"].as_u64().unwrap();
     d.wait_for_cycles(c + 5, WAIT);
     assert!(rx.requests().is_empty(), "{:?}", events(&rx.requests()));
@@ -160,7 +201,11 @@ fn a_500_then_200_is_delivered_on_retry() {
     let peer = Peer::start(down());
     let rx = Receiver::start();
     rx.answer(&[500], 200);
-    let site = site(&peer, "100ms", &webhook("hook", &rx.url("/hook"), "failure_threshold = 1"));
+    let site = site(
+        &peer,
+        "100ms",
+        &webhook("hook", &rx.url("/hook"), "failure_threshold = 1"),
+    );
     let mut d = start(&site, &[]);
     let got = rx.wait_for(2, WAIT);
     assert_eq!(events(&got)[..2], ["down", "down"]);
@@ -174,27 +219,42 @@ fn a_receiver_down_for_good_shows_in_errors_and_health_without_secrets() {
     let peer = Peer::start(down());
     let dead = closed_port();
     let token = "tok-9f8e7d6c5b4a";
-    let alert = webhook("phone", &format!("http://{dead}/hook/${{HOOK_TOKEN}}"), "failure_threshold = 1");
+    let alert = webhook(
+        "phone",
+        &format!("http://{dead}/hook/${{HOOK_TOKEN}}"),
+        "failure_threshold = 1",
+    );
     let site = site(&peer, "100ms", &alert);
     let d = start(&site, &[("HOOK_TOKEN", token)]);
     wait_until("the failure in errors", WAIT, || {
-        site.errors().iter().any(|e| e.starts_with("alerts to `phone` are failing"))
+        site.errors()
+            .iter()
+            .any(|e| e.starts_with("alerts to `phone` are failing"))
     });
     let health = d.health();
     let failing = health["alerts_failing"].as_array().unwrap();
     assert_eq!(failing[0]["alert"], "phone", "{health}");
-    assert!(failing[0]["error"].as_str().unwrap().contains("connect"), "{health}");
+    assert!(
+        failing[0]["error"].as_str().unwrap().contains("connect"),
+        "{health}"
+    );
     assert_no_secret(&site, &d, &[token]);
 }
 
 /// No file under the site (out_dir, state_dir), no log line and no health answer has any of
 /// `secrets`.
 fn assert_no_secret(site: &Site, d: &Daemon, secrets: &[&str]) {
-    let mut texts = vec![("log".to_string(), d.log()), ("health".to_string(), d.health().to_string())];
+    let mut texts = vec![
+        ("log".to_string(), d.log()),
+        ("health".to_string(), d.health().to_string()),
+    ];
     for dir in [site.out(), site.path("state")] {
         for entry in walk(&dir) {
             let bytes = std::fs::read(&entry).unwrap_or_default();
-            texts.push((entry.display().to_string(), String::from_utf8_lossy(&bytes).to_string()));
+            texts.push((
+                entry.display().to_string(),
+                String::from_utf8_lossy(&bytes).to_string(),
+            ));
         }
     }
     for (what, text) in texts {
@@ -224,7 +284,11 @@ fn a_flapping_service_is_rate_limited_and_summarised() {
     let site = site(
         &peer,
         "50ms",
-        &webhook("hook", &rx.url("/hook"), "failure_threshold = 1\nsuccess_threshold = 1\nmin_gap = \"1500ms\""),
+        &webhook(
+            "hook",
+            &rx.url("/hook"),
+            "failure_threshold = 1\nsuccess_threshold = 1\nmin_gap = \"1500ms\"",
+        ),
     );
     let _d = start(&site, &[]);
     rx.wait_for(1, WAIT);
@@ -233,7 +297,11 @@ fn a_flapping_service_is_rate_limited_and_summarised() {
     while started.elapsed() < Duration::from_secs(4) {
         let h = peer.hits();
         wait_until("a check", WAIT, || peer.hits() > h);
-        peer.set(if flips % 2 == 0 { Behaviour::ok() } else { down() });
+        peer.set(if flips % 2 == 0 {
+            Behaviour::ok()
+        } else {
+            down()
+        });
         flips += 1;
     }
     peer.set(down());
@@ -242,8 +310,15 @@ fn a_flapping_service_is_rate_limited_and_summarised() {
     // One message per min_gap at most, however many changes.
     let bound = (elapsed.as_millis() / 1500) as usize + 2;
     assert!(flips > 10, "only {flips} flips");
-    assert!(got.len() <= bound, "{} messages for {flips} changes: {:?}", got.len(), events(&got));
-    let summarised = got.iter().find(|r| r.json()["suppressed_count"].as_u64().unwrap_or(0) > 0);
+    assert!(
+        got.len() <= bound,
+        "{} messages for {flips} changes: {:?}",
+        got.len(),
+        events(&got)
+    );
+    let summarised = got
+        .iter()
+        .find(|r| r.json()["suppressed_count"].as_u64().unwrap_or(0) > 0);
     let s = summarised.unwrap_or_else(|| panic!("no summary in {got:#?}"));
     assert!(s.json()["text"].as_str().unwrap().contains("held back"));
     assert!(!s.json()["suppressed"].as_array().unwrap().is_empty());
@@ -257,29 +332,53 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
     let rx = Receiver::start();
     let peer = Peer::start(down());
     let token = "123456:AAbbCCddEEff-secret";
-    let alerts = format!(
-        "{}{}{}{}{}",
+    let kind = |name: &str, kind: &str, url: String| {
+        format!(
+            "[[alert]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\nfailure_threshold = 1\n"
+        )
+    };
+    let alerts = [
         webhook("secure", &tls.url("/tls-hook"), "failure_threshold = 1"),
-        format!("[[alert]]\nname = \"team\"\nkind = \"slack\"\nurl = \"{}\"\nfailure_threshold = 1\n", rx.url("/slack")),
-        format!("[[alert]]\nname = \"chat\"\nkind = \"discord\"\nurl = \"{}\"\nfailure_threshold = 1\n", rx.url("/discord")),
-        format!("[[alert]]\nname = \"phone\"\nkind = \"ntfy\"\nurl = \"{}\"\nfailure_threshold = 1\n", rx.url("/ntfy/topic")),
+        kind("team", "slack", rx.url("/slack")),
+        kind("chat", "discord", rx.url("/discord")),
+        kind("phone", "ntfy", rx.url("/ntfy/topic")),
         format!(
             "[[alert]]\nname = \"tg\"\nkind = \"telegram\"\nbot_token = \"${{TG_TOKEN}}\"\nchat_id = -100123\napi_url = \"{}\"\nfailure_threshold = 1\n",
             rx.url("")
         ),
-    );
+    ]
+    .concat();
     let site = site(&peer, "100ms", &alerts);
     let ca_file = ca.ca_file();
-    let d = start(&site, &[("SSL_CERT_FILE", ca_file.to_str().unwrap()), ("TG_TOKEN", token)]);
+    let d = start(
+        &site,
+        &[
+            ("SSL_CERT_FILE", ca_file.to_str().unwrap()),
+            ("TG_TOKEN", token),
+        ],
+    );
     let secure = tls.wait_for(1, WAIT);
     assert_eq!(secure[0].json()["event"], "down");
     assert_eq!(secure[0].header("content-type"), Some("application/json"));
     let got = rx.wait_for(4, WAIT);
-    let by = |p: &str| got.iter().find(|r| r.path.starts_with(p)).unwrap_or_else(|| panic!("nothing at {p}: {got:#?}"));
+    let by = |p: &str| {
+        got.iter()
+            .find(|r| r.path.starts_with(p))
+            .unwrap_or_else(|| panic!("nothing at {p}: {got:#?}"))
+    };
     let slack = by("/slack").json();
-    assert!(slack["text"].as_str().unwrap().starts_with("API is down since"), "{slack}");
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("API is down since"),
+        "{slack}"
+    );
     let discord = by("/discord").json();
-    assert!(discord["content"].as_str().unwrap().contains("API is down"), "{discord}");
+    assert!(
+        discord["content"].as_str().unwrap().contains("API is down"),
+        "{discord}"
+    );
     assert_eq!(discord["username"], "cortex-status");
     let ntfy = by("/ntfy/topic");
     assert_eq!(ntfy.header("title"), Some("API is down"));
@@ -290,7 +389,12 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
     let tg = by("/bot");
     assert_eq!(tg.path, format!("/bot{token}/sendMessage"));
     assert_eq!(tg.json()["chat_id"], "-100123");
-    assert!(tg.json()["text"].as_str().unwrap().contains("https://status.example.net/"));
+    assert!(
+        tg.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("https://status.example.net/")
+    );
     assert_no_secret(&site, &d, &[token]);
 }
 
@@ -299,7 +403,11 @@ fn an_email_arrives_with_both_parts_over_starttls() {
     let python = "/usr/bin/python3";
     let ca = TestCa::new("smtp test CA");
     let issued = ca.issue_for_days("smtp", &["localhost"], 30);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mail_dir = tempfile::tempdir().unwrap();
     let password = "smtp-pw-4a5b6c7d";
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/smtp.py");
@@ -318,18 +426,29 @@ fn an_email_arrives_with_both_parts_over_starttls() {
         }
     }
     let _kill = Kill(&mut server);
-    wait_until("the SMTP server", WAIT, || mail_dir.path().join("ready").exists());
+    wait_until("the SMTP server", WAIT, || {
+        mail_dir.path().join("ready").exists()
+    });
     let peer = Peer::start(down());
     let alert = format!(
         "[[alert]]\nname = \"mail\"\nkind = \"email\"\nsmtp = \"localhost:{port}\"\ntls = \"starttls\"\nusername = \"status@example.net\"\npassword = \"${{SMTP_PASSWORD}}\"\nfrom = \"status@example.net\"\nto = [\"ops@example.net\"]\nfailure_threshold = 1\n"
     );
     let site = site(&peer, "100ms", &alert);
     let ca_file = ca.ca_file();
-    let d = start(&site, &[("SSL_CERT_FILE", ca_file.to_str().unwrap()), ("SMTP_PASSWORD", password)]);
+    let d = start(
+        &site,
+        &[
+            ("SSL_CERT_FILE", ca_file.to_str().unwrap()),
+            ("SMTP_PASSWORD", password),
+        ],
+    );
     let msg = mail_dir.path().join("msg-1.eml");
     wait_until("the email", WAIT, || msg.exists());
     // Quoted-printable may break long lines with a trailing `=`: join them back.
-    let mail = std::fs::read_to_string(&msg).unwrap().replace("=\r\n", "").replace("=\n", "");
+    let mail = std::fs::read_to_string(&msg)
+        .unwrap()
+        .replace("=\r\n", "")
+        .replace("=\n", "");
     assert!(mail.contains("Subject: API is down"), "{mail}");
     assert!(mail.contains("multipart/alternative"), "{mail}");
     assert!(mail.contains("text/plain"), "{mail}");
@@ -363,7 +482,10 @@ fn a_command_gets_the_event_on_stdin_and_no_secrets() {
     let env = std::fs::read_to_string(&env).unwrap();
     assert!(env.contains("CORTEX_ALERT_EVENT=down"), "{env}");
     assert!(env.contains("CORTEX_ALERT_SERVICE=API"), "{env}");
-    assert!(!env.contains(secret), "a secret in the command's environment");
+    assert!(
+        !env.contains(secret),
+        "a secret in the command's environment"
+    );
     assert!(!env.contains("NTFY_TOPIC"), "{env}");
 }
 
@@ -385,7 +507,11 @@ fn alert_test_sends_through_each_channel_and_says_how_it_went() {
     assert!(stdout.contains("bad: failed"), "{stdout}");
     assert_eq!(events(&rx.requests()), ["test"]);
     let out = site.run(&["alert", "test", "good"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(rx.requests().len(), 2);
     let out = site.run(&["alert", "test", "nope"]);
     assert_eq!(out.status.code(), Some(1));
@@ -397,11 +523,42 @@ fn check_reports_alert_problems_with_their_lines() {
         "[[service]]\nname = \"API\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n\n[[alert]]\nname = \"phone\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/${UNSET_TOPIC_XYZ}\"\n\n[[alert]]\nname = \"x\"\nkind = \"pager\"\n\n[[alert]]\nname = \"y\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nservices = [\"nothing-*\"]\nfailure_threshold = 0\n",
     );
     let out = site.run(&["check"]);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!out.status.success());
-    assert!(text.contains(":12: alert[0].url") || text.contains("alert[0].url"), "{text}");
+    assert!(
+        text.contains(":12: alert[0].url") || text.contains("alert[0].url"),
+        "{text}"
+    );
     assert!(text.contains("UNSET_TOPIC_XYZ"), "{text}");
     assert!(text.contains("alert[1].kind"), "{text}");
     assert!(text.contains("alert[2].services"), "{text}");
     assert!(text.contains("alert[2].failure_threshold"), "{text}");
+}
+
+#[test]
+fn a_corrupt_alert_state_is_moved_aside_and_reported() {
+    let peer = Peer::start(down());
+    let rx = Receiver::start();
+    let site = site(
+        &peer,
+        "100ms",
+        &webhook("hook", &rx.url("/hook"), "failure_threshold = 1"),
+    );
+    std::fs::create_dir_all(site.path("state")).unwrap();
+    // Hostile: far larger than any alert state of one alert and one service can be.
+    std::fs::write(site.path("state/alerts.json"), vec![b'['; 4 << 20]).unwrap();
+    let _d = start(&site, &[]);
+    // Alerting works from a fresh state, and the file that was there is kept for a look.
+    assert_eq!(events(&rx.wait_for(1, WAIT)), ["down"]);
+    let names = crate::common::names_in(&site.path("state"));
+    assert!(
+        names.iter().any(|n| n.starts_with("alerts.json.broken-")),
+        "{names:?}"
+    );
+    let log = _d.log();
+    assert!(log.contains("larger than alert state can be"), "{log}");
 }

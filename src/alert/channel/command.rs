@@ -31,15 +31,23 @@ pub async fn send(command: &str, timeout: Duration, event: &Event) -> Result<(),
         ("CORTEX_ALERT_SERVICE", event.service.clone()),
         ("CORTEX_ALERT_SLUG", event.slug.clone()),
         ("CORTEX_ALERT_STATUS", event.status.clone()),
-        ("CORTEX_ALERT_SINCE", crate::snapshot::format_time(&event.since)),
+        (
+            "CORTEX_ALERT_SINCE",
+            crate::snapshot::format_time(&event.since),
+        ),
         ("CORTEX_ALERT_AT", crate::snapshot::format_time(&event.at)),
-        ("CORTEX_ALERT_ERROR", event.error.clone().unwrap_or_default()),
+        (
+            "CORTEX_ALERT_ERROR",
+            event.error.clone().unwrap_or_default(),
+        ),
         ("CORTEX_ALERT_URL", event.url.clone().unwrap_or_default()),
         ("CORTEX_ALERT_TITLE", event.title.clone()),
         ("CORTEX_ALERT_TEXT", event.text.clone()),
     ];
     cmd.envs(vars);
-    let mut child = cmd.spawn().map_err(|e| format!("could not start the command: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start the command: {e}"))?;
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -61,7 +69,11 @@ pub async fn send(command: &str, timeout: Duration, event: &Event) -> Result<(),
         Ok((Ok(status), _)) if status.success() => Ok(()),
         Ok((Ok(status), tail)) => {
             let said = String::from_utf8_lossy(&tail);
-            let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let last = said
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             Err(match status.code() {
                 Some(code) => format!("the command exited with status {code}: {last}"),
                 None => format!("the command was killed ({status}): {last}"),

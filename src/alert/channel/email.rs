@@ -13,17 +13,28 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
 pub async fn send(channel: &Channel, timeout: Duration, event: &Event) -> Result<(), String> {
-    let Channel::Email { host, port, tls, username, password, from, to } = channel else {
+    let Channel::Email {
+        host,
+        port,
+        tls,
+        username,
+        password,
+        from,
+        to,
+    } = channel
+    else {
         return Err("not an email channel".into());
     };
     let params = || -> Result<TlsParameters, String> {
-        let mut b = TlsParameters::builder(host.clone()).certificate_store(CertificateStore::WebpkiRoots);
+        let mut b =
+            TlsParameters::builder(host.clone()).certificate_store(CertificateStore::WebpkiRoots);
         for der in &crate::net::trust::roots().host_certs {
             if let Ok(c) = Certificate::from_der(der.to_vec()) {
                 b = b.add_root_certificate(c);
             }
         }
-        b.build_rustls().map_err(|e| format!("TLS setup failed: {e}"))
+        b.build_rustls()
+            .map_err(|e| format!("TLS setup failed: {e}"))
     };
     let tls = match tls {
         SmtpTls::Starttls => Tls::Required(params()?),
@@ -48,10 +59,15 @@ pub async fn send(channel: &Channel, timeout: Duration, event: &Event) -> Result
 
 fn message(from: &str, to: &[String], event: &Event) -> Result<Message, String> {
     let mailbox = |a: &str| a.parse::<Mailbox>().map_err(|e| format!("{a:?}: {e}"));
-    let mut b = Message::builder().from(mailbox(from)?).subject(event.title.clone());
+    let mut b = Message::builder()
+        .from(mailbox(from)?)
+        .subject(event.title.clone());
     for a in to {
         b = b.to(mailbox(a)?);
     }
-    b.multipart(MultiPart::alternative_plain_html(event.text.clone(), event.html()))
-        .map_err(|e| format!("cannot build the message: {e}"))
+    b.multipart(MultiPart::alternative_plain_html(
+        event.text.clone(),
+        event.html(),
+    ))
+    .map_err(|e| format!("cannot build the message: {e}"))
 }

@@ -45,14 +45,18 @@ pub async fn send(alert: &AlertConfig, event: &Event, ctx: &Ctx) -> Result<(), S
             Channel::Webhook { url, body_template } => {
                 webhook::send(ctx, url, body_template.as_deref(), event).await
             }
-            Channel::Ntfy { url, token, priority } => {
-                ntfy::send(ctx, url, token.as_deref(), *priority, event).await
-            }
+            Channel::Ntfy {
+                url,
+                token,
+                priority,
+            } => ntfy::send(ctx, url, token.as_deref(), *priority, event).await,
             Channel::Slack { url } => slack::send(ctx, url, event).await,
             Channel::Discord { url } => discord::send(ctx, url, event).await,
-            Channel::Telegram { bot_token, chat_id, api_url } => {
-                telegram::send(ctx, api_url, bot_token, chat_id, event).await
-            }
+            Channel::Telegram {
+                bot_token,
+                chat_id,
+                api_url,
+            } => telegram::send(ctx, api_url, bot_token, chat_id, event).await,
             Channel::Email { .. } => email::send(&alert.channel, alert.timeout, event).await,
             Channel::Command { command } => command::send(command, alert.timeout, event).await,
         }
@@ -88,14 +92,21 @@ async fn post(
         body,
         body_cap: BODY_CAP,
     };
-    let response = ctx.client.send(&mut kept, request).await.map_err(|e| e.to_string())?;
+    let response = ctx
+        .client
+        .send(&mut kept, request)
+        .await
+        .map_err(|e| e.to_string())?;
     if (200..300).contains(&response.status) {
         Ok(())
     } else {
         let said = String::from_utf8_lossy(&response.body);
         let said = said.trim();
         Err(if said.is_empty() {
-            format!("the receiver answered {} {}", response.status, response.reason)
+            format!(
+                "the receiver answered {} {}",
+                response.status, response.reason
+            )
         } else {
             format!(
                 "the receiver answered {} {}: {}",

@@ -12,7 +12,9 @@ pub async fn send(
     priority: Option<u8>,
     event: &Event,
 ) -> Result<(), String> {
-    let priority = priority.unwrap_or_else(|| event.ntfy_priority()).to_string();
+    let priority = priority
+        .unwrap_or_else(|| event.ntfy_priority())
+        .to_string();
     // Header values must be one line of visible characters.
     let title = crate::redact::clip(&event.title, 200);
     let auth = token.map(|t| format!("Bearer {t}"));
@@ -27,5 +29,12 @@ pub async fn send(
     if let Some(a) = &auth {
         headers.push(("Authorization", a.as_str()));
     }
-    post(ctx, url, "text/plain; charset=utf-8", &headers, event.text.as_bytes()).await
+    post(
+        ctx,
+        url,
+        "text/plain; charset=utf-8",
+        &headers,
+        event.text.as_bytes(),
+    )
+    .await
 }
