@@ -91,3 +91,38 @@ pub async fn send(command: &str, timeout: Duration, event: &Event) -> Result<(),
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_past_its_timeout_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("late");
+        let event = Event::test("script", None);
+        // The child of sh would write the marker after 1 s if it were not killed with the group.
+        let cmd = format!("(sleep 1; touch {}) & wait", marker.display());
+        let err = send(&cmd, Duration::from_millis(200), &event)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("timed out after 200ms and was killed"),
+            "{err}"
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !marker.exists(),
+            "a process of the command outlived the timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_says_its_status_and_last_words() {
+        let event = Event::test("script", None);
+        let err = send("echo nope >&2; exit 3", Duration::from_secs(5), &event)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "the command exited with status 3: nope");
+    }
+}
