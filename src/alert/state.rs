@@ -164,4 +164,55 @@ mod tests {
         assert!(problem.is_none());
         assert_eq!(back, tracks);
     }
+
+    #[test]
+    fn the_worst_track_fits_the_bound() {
+        use crate::alert::policy::{Change, Held, Open};
+        let t0 = chrono::Utc::now();
+        let worst = Track {
+            bad: u32::MAX,
+            good: u32::MAX,
+            bad_since: Some(t0),
+            open: Some(Open {
+                level: Change::Degraded,
+                since: t0,
+                // The longest error kept, of the widest characters JSON writes as they are.
+                error: Some("\u{1F6A8}".repeat(MAX_ERROR)),
+            }),
+            last_sent: Some(t0),
+            next_reminder: Some(t0),
+            pending: Some(Change::Recovered),
+            held: vec![
+                Held {
+                    change: Change::Recovered,
+                    at: t0
+                };
+                MAX_HELD
+            ],
+            held_count: u32::MAX,
+            seen_at: None,
+        };
+        let name = "n".repeat(64);
+        let mut tracks = Tracks::new();
+        tracks
+            .entry(name.clone())
+            .or_default()
+            .insert(name.clone(), worst.clone());
+        let one = encode(&tracks).len() as u64;
+        assert!(one <= limit(1, 1, 128), "{one} bytes");
+        let steady = Track {
+            good: 2,
+            last_sent: Some(t0),
+            ..Default::default()
+        };
+        let mut tracks = Tracks::new();
+        tracks
+            .entry("phone".into())
+            .or_default()
+            .insert("symbiont-api".into(), steady);
+        println!(
+            "worst track: {one} bytes; a steady one: {} bytes",
+            encode(&tracks).len()
+        );
+    }
 }
