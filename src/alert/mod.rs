@@ -48,23 +48,10 @@ pub struct Alerts {
 impl Alerts {
     /// Loads the state and starts one delivery task per alert. Must run on the runtime.
     pub fn start(config: &Config) -> Alerts {
-        let names = config
-            .alerts
-            .iter()
-            .map(|a| a.name.len())
-            .max()
-            .unwrap_or(0)
-            + config
-                .services
-                .iter()
-                .map(|s| s.slug.len())
-                .max()
-                .unwrap_or(0);
-        let limit = state::limit(config.alerts.len(), config.services.len(), names);
         let (saved, load_problem) = if config.alerts.is_empty() {
             (state::Tracks::new(), None)
         } else {
-            state::load(&config.state_dir, limit)
+            state::load(&config.state_dir, limit(config))
         };
         if let Some(p) = &load_problem {
             tracing::error!("{p}");
@@ -96,7 +83,14 @@ impl Alerts {
 
     /// Takes a new config: alerts and services still configured keep their tracks.
     pub fn reconfigure(&mut self, config: &Config) {
-        let saved = self.tracks();
+        // Alerts added to a config that had none: what an earlier run saved still counts.
+        let saved = if self.alerts.is_empty() && !config.alerts.is_empty() {
+            let (saved, problem) = state::load(&config.state_dir, limit(config));
+            self.load_problem = problem;
+            saved
+        } else {
+            self.tracks()
+        };
         self.ctx.secrets = Arc::new(
             config
                 .secrets
@@ -250,6 +244,23 @@ impl Alerts {
             .filter_map(|a| Some((a.config.name.clone(), a.outbox.problem()?)))
             .collect()
     }
+}
+
+/// The load bound of the state file for this config's alerts and services.
+fn limit(config: &Config) -> u64 {
+    let names = config
+        .alerts
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(0)
+        + config
+            .services
+            .iter()
+            .map(|s| s.slug.len())
+            .max()
+            .unwrap_or(0);
+    state::limit(config.alerts.len(), config.services.len(), names)
 }
 
 /// `cortex-status alert test [NAME]`: one test message through each alert (or the one named),
