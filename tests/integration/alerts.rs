@@ -400,6 +400,16 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
 
 #[test]
 fn an_email_arrives_with_both_parts_over_starttls() {
+    email_through("starttls");
+}
+
+#[test]
+fn an_email_arrives_over_implicit_tls() {
+    email_through("implicit");
+}
+
+/// A real SMTP server (aiosmtpd) with TLS by `mode` and AUTH; one `down` email must arrive.
+fn email_through(mode: &str) {
     let python = "/usr/bin/python3";
     let ca = TestCa::new("smtp test CA");
     let issued = ca.issue_for_days("smtp", &["localhost"], 30);
@@ -415,7 +425,7 @@ fn an_email_arrives_with_both_parts_over_starttls() {
         .args([script, &port.to_string(), mail_dir.path().to_str().unwrap()])
         .arg(&issued.cert_file)
         .arg(&issued.key_file)
-        .args(["status@example.net", password])
+        .args(["status@example.net", password, mode])
         .spawn()
         .expect("python3 with aiosmtpd (scripts/test installs python3-aiosmtpd)");
     struct Kill<'a>(&'a mut std::process::Child);
@@ -431,7 +441,7 @@ fn an_email_arrives_with_both_parts_over_starttls() {
     });
     let peer = Peer::start(down());
     let alert = format!(
-        "[[alert]]\nname = \"mail\"\nkind = \"email\"\nsmtp = \"localhost:{port}\"\ntls = \"starttls\"\nusername = \"status@example.net\"\npassword = \"${{SMTP_PASSWORD}}\"\nfrom = \"status@example.net\"\nto = [\"ops@example.net\"]\nfailure_threshold = 1\n"
+        "[[alert]]\nname = \"mail\"\nkind = \"email\"\nsmtp = \"localhost:{port}\"\ntls = \"{mode}\"\nusername = \"status@example.net\"\npassword = \"${{SMTP_PASSWORD}}\"\nfrom = \"status@example.net\"\nto = [\"ops@example.net\"]\nfailure_threshold = 1\n"
     );
     let site = site(&peer, "100ms", &alert);
     let ca_file = ca.ca_file();
