@@ -332,6 +332,7 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
     let rx = Receiver::start();
     let peer = Peer::start(down());
     let token = "123456:AAbbCCddEEff-secret";
+    let ntfy_token = "tk_ntfy0a1b2c3d4e";
     let kind = |name: &str, kind: &str, url: String| {
         format!(
             "[[alert]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\nfailure_threshold = 1\n"
@@ -342,6 +343,10 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
         kind("team", "slack", rx.url("/slack")),
         kind("chat", "discord", rx.url("/discord")),
         kind("phone", "ntfy", rx.url("/ntfy/topic")),
+        format!(
+            "[[alert]]\nname = \"pager\"\nkind = \"ntfy\"\nurl = \"{}\"\ntoken = \"${{NTFY_TOKEN}}\"\npriority = 2\nfailure_threshold = 1\n",
+            rx.url("/ntfy/quiet")
+        ),
         format!(
             "[[alert]]\nname = \"tg\"\nkind = \"telegram\"\nbot_token = \"${{TG_TOKEN}}\"\nchat_id = -100123\napi_url = \"{}\"\nfailure_threshold = 1\n",
             rx.url("")
@@ -355,12 +360,13 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
         &[
             ("SSL_CERT_FILE", ca_file.to_str().unwrap()),
             ("TG_TOKEN", token),
+            ("NTFY_TOKEN", ntfy_token),
         ],
     );
     let secure = tls.wait_for(1, WAIT);
     assert_eq!(secure[0].json()["event"], "down");
     assert_eq!(secure[0].header("content-type"), Some("application/json"));
-    let got = rx.wait_for(4, WAIT);
+    let got = rx.wait_for(5, WAIT);
     let by = |p: &str| {
         got.iter()
             .find(|r| r.path.starts_with(p))
@@ -386,6 +392,12 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
     assert!(ntfy.header("tags").unwrap().contains("rotating_light"));
     assert_eq!(ntfy.header("click"), Some("https://status.example.net/"));
     assert!(ntfy.body.contains("API is down since"));
+    let quiet = by("/ntfy/quiet");
+    assert_eq!(quiet.header("priority"), Some("2"));
+    assert_eq!(
+        quiet.header("authorization"),
+        Some(format!("Bearer {ntfy_token}").as_str())
+    );
     let tg = by("/bot");
     assert_eq!(tg.path, format!("/bot{token}/sendMessage"));
     assert_eq!(tg.json()["chat_id"], "-100123");
@@ -395,7 +407,7 @@ fn slack_discord_ntfy_telegram_and_tls_webhook_bodies() {
             .unwrap()
             .contains("https://status.example.net/")
     );
-    assert_no_secret(&site, &d, &[token]);
+    assert_no_secret(&site, &d, &[token, ntfy_token]);
 }
 
 #[test]
