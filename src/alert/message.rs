@@ -119,8 +119,10 @@ impl Event {
             Change::Recovered => t.push_str(&format!(" after {took} (since {since})")),
             Change::Test => t.push_str(": if you read this, the alert channel works"),
         }
-        if let Some(e) = &self.error {
-            t.push_str(&format!(". Error: {e}"));
+        match (&self.error, self.event) {
+            (Some(e), Change::Recovered) => t.push_str(&format!(". The last error was: {e}")),
+            (Some(e), _) => t.push_str(&format!(". Error: {e}")),
+            (None, _) => {}
         }
         if self.suppressed_count > 0 {
             let list: Vec<String> = self
