@@ -161,6 +161,15 @@ impl Track {
         now: DateTime<Utc>,
         changed: &mut bool,
     ) -> Option<Due> {
+        // The common case, decided before anything is touched: up, nothing open, nothing held.
+        if seen == Seen::Up
+            && self.bad == 0
+            && self.good >= p.success_threshold
+            && self.open.is_none()
+            && self.pending.is_none()
+        {
+            return None;
+        }
         let before = (self.bad, self.good, self.open.is_some(), self.bad_since);
         let mut change = None;
         match seen {
