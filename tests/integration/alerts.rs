@@ -584,3 +584,26 @@ fn a_corrupt_alert_state_is_moved_aside_and_reported() {
     let log = _d.log();
     assert!(log.contains("larger than alert state can be"), "{log}");
 }
+
+#[test]
+fn a_receiver_that_never_answers_does_not_hold_up_the_cycle() {
+    let peer = Peer::start(down());
+    // Answers after two minutes: a delivery waited for in the cycle would stop the loop.
+    let slow = Peer::start(Behaviour::ok().delayed(Duration::from_secs(120)));
+    let alert = webhook(
+        "slow",
+        &slow.url("/hook"),
+        "failure_threshold = 1\ntimeout = \"90s\"",
+    );
+    let site = site(&peer, "100ms", &alert);
+    let d = start(&site, &[]);
+    wait_until("the service down", WAIT, || {
+        std::fs::read(site.out().join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["services"][0]["status"] == "down")
+    });
+    // The message is due now; the loop goes on regardless.
+    let c = d.health()["cycles"].as_u64().unwrap();
+    d.wait_for_cycles(c + 30, WAIT);
+}
