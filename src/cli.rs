@@ -113,7 +113,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the daemon: snapshot, render and publish every interval, and serve the API (default)
     ///
@@ -144,4 +144,21 @@ pub enum Command {
     /// units of common servers (when systemctl works), and writes each as a [[service]] to
     /// uncomment. `cortex-status check` accepts the file as written.
     Init,
+    /// Alert channels: `alert test [NAME]` sends a test message through each (or one)
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AlertAction {
+    /// Send a test message through every [[alert]] (or the one named) and print each outcome
+    ///
+    /// One attempt per channel, no retries. Exits 1 when any failed. Needs no lock, so it can
+    /// run while the daemon does.
+    Test {
+        /// The alert's `name`; all of them when absent
+        name: Option<String>,
+    },
 }

@@ -36,6 +36,7 @@
 //! - `daemon` imports every stage; nothing but this file imports `daemon`.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -111,6 +112,12 @@ pub fn main(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            if let Command::Alert {
+                action: cli::AlertAction::Test { name },
+            } = &command
+            {
+                return alert_test(&config, name.as_deref());
+            }
             match run(command, Arc::new(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -165,6 +172,44 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     drop(lock);
     result
+}
+
+/// `cortex-status alert test [NAME]`: one test message through each alert, each outcome on its
+/// own line; 1 when any failed. Needs no lock: it may run beside the daemon.
+fn alert_test(config: &Config, name: Option<&str>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(alert::test(config, name)) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(outcomes) => {
+            let mut failed = false;
+            for (name, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => println!("{name}: sent"),
+                    Err(e) => {
+                        failed = true;
+                        println!("{name}: failed: {e}");
+                    }
+                }
+            }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
 }
 
 fn init_logging() {

@@ -9,10 +9,13 @@
 //! their userinfo and query, environment values are never quoted), and every message passes
 //! through `redact`.
 
+mod alert;
 mod raw;
 mod read;
 mod resolve;
 mod secret;
+
+pub use alert::{AlertConfig, Channel, SendOn, SmtpTls, glob};
 
 pub use raw::{HostFigure, MAX_DURATION, parse_duration};
 // The slug is the snapshot's field; config computes it for each service.
@@ -54,6 +57,8 @@ pub struct Config {
     pub host: HostConfig,
     pub services: Vec<ServiceConfig>,
     pub maintenance: Vec<Maintenance>,
+    /// `[[alert]]`: channels and their policies (see `alert`).
+    pub alerts: Vec<AlertConfig>,
     pub tasks: TasksConfig,
     pub api: ApiConfig,
     pub secrets: Secrets,
@@ -368,6 +373,7 @@ impl Config {
         let host = resolve_host(&mut r, root);
         let (services, slugs) = resolve_services(&mut r, root);
         let maintenance = resolve_maintenance(&mut r, root, &slugs);
+        let alerts = alert::resolve_alerts(&mut r, root, &slugs);
         let tasks = resolve_tasks(&mut r, root);
         let api = resolve_api(&mut r, root);
 
@@ -385,6 +391,7 @@ impl Config {
             host,
             services,
             maintenance,
+            alerts,
             tasks,
             api,
             secrets: Secrets::default(),

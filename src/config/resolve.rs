@@ -21,6 +21,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "host",
     "service",
     "maintenance",
+    "alert",
     "tasks",
     "api",
 ];
@@ -70,7 +71,7 @@ pub(super) struct Bounds {
 }
 
 impl Bounds {
-    const fn new(default: Duration, min: Duration, max: Duration) -> Bounds {
+    pub(super) const fn new(default: Duration, min: Duration, max: Duration) -> Bounds {
         Bounds { default, min, max }
     }
 }

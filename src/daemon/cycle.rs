@@ -5,6 +5,7 @@
 //! connections and in-flight probes), the host sampler, the compiled templates, the history. The
 //! loop that calls it, and when, is `daemon`'s business.
 
+use crate::alert::Alerts;
 use crate::config::Config;
 use crate::history::History;
 use crate::output::site::{self, Site, SiteInfo};
@@ -54,6 +55,9 @@ pub struct Generator {
     /// The fingerprints of what was published and the gzip compressor, shared with the
     /// blocking task that writes each cycle.
     publisher: Arc<Publisher>,
+    /// The alert stage; `None` for a one-shot `build`, which must not page anyone (and would
+    /// exit before a message went out).
+    alerts: Option<Alerts>,
 }
 
 impl Generator {
@@ -79,8 +83,22 @@ impl Generator {
             hook: Hook::from_config(&config),
             clock: Default::default(),
             publisher: Arc::default(),
+            alerts: None,
             config,
         }
+    }
+
+    /// Starts alerting (the daemon does; `build` does not). Must run on the runtime.
+    pub fn start_alerts(&mut self) {
+        self.alerts = Some(Alerts::start(&self.config));
+    }
+
+    /// Each alert channel whose last message finally failed, with why.
+    pub fn alerts_failing(&self) -> Vec<(String, String)> {
+        self.alerts
+            .as_ref()
+            .map(Alerts::failing)
+            .unwrap_or_default()
     }
 
     /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
@@ -103,6 +121,14 @@ impl Generator {
         }
         let now = Utc::now();
         let mut services = self.services(now);
+        // Alerts see the statuses as checked, maintenance applied; they queue and return.
+        let alert_problems = match self.alerts.as_mut() {
+            Some(a) => {
+                a.observe(&services, now);
+                a.problems()
+            }
+            None => Vec::new(),
+        };
         let maintenance = self.maintenance(now);
         let mut history = self
             .history
@@ -138,6 +164,7 @@ impl Generator {
             };
             errors.extend(history.errors(now));
             errors.extend(hook_failure);
+            errors.extend(alert_problems);
             let before_render = errors.len();
             errors.extend(config_problem);
             let mut snapshot = Snapshot {
@@ -238,6 +265,9 @@ impl Generator {
             h.retain(&config.services);
         }
         crate::publish::hook::reconfigure(&mut self.hook, &config);
+        if let Some(a) = self.alerts.as_mut() {
+            a.reconfigure(&config);
+        }
         self.config = config;
         self.config_problem = None;
         self.reload_templates();
@@ -358,8 +388,11 @@ impl Generator {
         windows
     }
 
-    /// Saves the history if anything is unsaved; called at shutdown.
+    /// Saves the history and the alert state if anything is unsaved; called at shutdown.
     pub fn flush(&mut self) {
+        if let Some(a) = self.alerts.as_mut() {
+            a.flush();
+        }
         if let Some(h) = self.history.as_mut()
             && h.is_dirty()
         {

@@ -144,6 +144,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
         task_api,
         config,
     };
+    running.generator.start_alerts();
     loop {
         tokio::select! {
             // A signal that came during the last cycle wins over a tick that is also due.
@@ -184,6 +185,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
             report.failure.as_deref(),
             took,
         );
+        health.set_alerts_failing(running.generator.alerts_failing());
         tracing::debug!(
             "cycle done in {:.2} ms: overall {}, {} errors",
             took.as_secs_f64() * 1000.0,

@@ -13,6 +13,9 @@ pub struct Roots {
     pub store: Arc<rustls::RootCertStore>,
     /// Certificates taken from the host's store (0 where it has none).
     pub from_host: usize,
+    /// The host's certificates themselves, for a client that takes certificates rather than a
+    /// store (lettre, for email alerts).
+    pub host_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Problems reading the host's store; the built-in roots are trusted regardless.
     pub problems: Vec<String>,
 }
@@ -26,6 +29,7 @@ pub fn roots() -> &'static Roots {
         };
         let found = rustls_native_certs::load_native_certs();
         let problems: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+        let host_certs = found.certs.clone();
         let (from_host, _ignored) = store.add_parsable_certificates(found.certs);
         for p in &problems {
             tracing::warn!("TLS: part of the host's certificate store could not be read: {p}");
@@ -33,6 +37,7 @@ pub fn roots() -> &'static Roots {
         Roots {
             store: Arc::new(store),
             from_host,
+            host_certs,
             problems,
         }
     })

@@ -73,6 +73,8 @@ pub struct Health {
     publish: Mutex<PublishState>,
     cycles: AtomicU64,
     last_cycle_micros: AtomicU64,
+    /// Alert channels whose last message finally failed: (alert, why).
+    alerts_failing: Mutex<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +106,17 @@ impl Health {
         }
     }
 
+    /// The alert channels failing now (empty when all deliver).
+    pub fn set_alerts_failing(&self, failing: Vec<(String, String)>) {
+        let mut now = self
+            .alerts_failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *now != failing {
+            *now = failing;
+        }
+    }
+
     fn to_json(&self) -> serde_json::Value {
         let state = self.publish.lock().unwrap_or_else(|p| p.into_inner());
         let status = match (&state.failure, state.last_snapshot) {
@@ -121,6 +134,14 @@ impl Health {
         if let Some(reason) = &state.failure {
             body["reason"] = json!(reason);
         }
+        let failing = self
+            .alerts_failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        body["alerts_failing"] = failing
+            .iter()
+            .map(|(alert, error)| json!({"alert": alert, "error": error}))
+            .collect();
         body
     }
 }

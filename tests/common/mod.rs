@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod caddy;
 pub mod peer;
+pub mod receiver;
 pub mod symbiont;
 pub mod tls;
 

@@ -18,6 +18,7 @@ mod first_hour;
 mod history;
 
 // output/: pages, the feeds for machines, the page in a real browser.
+mod alerts;
 mod browser;
 mod feeds;
 mod pages;
