@@ -20,6 +20,7 @@ mod history;
 // output/: pages, the feeds for machines, the page in a real browser.
 mod browser;
 mod feeds;
+mod incidents;
 mod pages;
 
 // publish/: the on_publish hook.

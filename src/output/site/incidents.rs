@@ -31,8 +31,10 @@ pub struct Entry {
     pub start: String,
     pub end: Option<String>,
     pub duration_seconds: u64,
-    /// The written incident's page; `None` for an automatic one.
-    pub url: Option<String>,
+    /// The written incident's slug (its page is `incidents/<slug>.html`: relative, as the
+    /// pages link, so a preview never sends a reader to production); `None` for an automatic
+    /// one.
+    pub slug: Option<String>,
     #[serde(skip)]
     at: chrono::DateTime<chrono::Utc>,
 }
@@ -56,7 +58,7 @@ pub fn months(snapshot: &Snapshot, written: &[WrittenIncident]) -> Vec<Month> {
             start: format_time(&i.started),
             end: i.resolved.as_ref().map(format_time),
             duration_seconds: i.duration_seconds,
-            url: Some(i.url.clone()),
+            slug: Some(i.slug.clone()),
             at: i.started,
         })
         .collect();
@@ -74,7 +76,7 @@ pub fn months(snapshot: &Snapshot, written: &[WrittenIncident]) -> Vec<Month> {
                     start: format_time(&i.at),
                     end: i.end.as_ref().map(format_time),
                     duration_seconds: if i.end.is_some() { i.duration_seconds } else { 0 },
-                    url: None,
+                    slug: None,
                     at: i.at,
                 }
             }),

@@ -124,7 +124,8 @@ pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera:
         .filter(|e| !missing.contains(e))
         .collect();
     ctx.insert("page_errors", &page_errors);
-    // Pages one folder down (incidents/) set it to "../"; links to the site's files start with it.
+    // Pages one folder down (incidents/) set it to "../"; links to the site's files start with
+    // it. Ours, never outside text: templates print it `| safe` (tera would escape the `/`).
     ctx.insert("root", "");
     ctx.insert("groups", &groups(&snapshot.services));
     Ok(ctx)
