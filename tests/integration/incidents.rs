@@ -372,6 +372,9 @@ async fn groups_and_an_open_incident_in_a_browser_without_javascript() {
     assert_eq!(b.text("#service-web").await, "");
     b.find("details#group-frontend > summary").await.click().await.unwrap();
     assert!(b.text("#service-web").await.contains("up"));
+    // Tall enough for the incident, the host cards and the groups in one picture.
+    b.client.set_window_size(1280, 1700).await.unwrap();
+    b.run("window.scrollTo(0, 0); return true;").await;
     let path = b.screenshot("incidents-and-groups").await;
     assert!(std::fs::metadata(&path).unwrap().len() > 1000);
     // The incident's own page in the same browser, styled from its folder.
