@@ -371,9 +371,7 @@ impl Config {
         };
 
         // Unlike templates_dir, need not exist: a first incident file creates it.
-        let incidents_dir = r
-            .get::<PathBuf>(root, "", "incidents_dir")
-            .map(|(p, _)| p);
+        let incidents_dir = r.get::<PathBuf>(root, "", "incidents_dir").map(|(p, _)| p);
 
         let host = resolve_host(&mut r, root);
         let (services, slugs) = resolve_services(&mut r, root);

@@ -173,11 +173,21 @@ impl Generator {
                 site.as_deref(),
                 &template_problems,
                 &site_info,
-                with_assets,
+                Extras {
+                    assets: with_assets,
+                    written: &written.incidents,
+                    pages_key: &mut pages_key,
+                },
                 &mut snapshot,
-                (&written.incidents, &mut pages_key),
             );
-            (sampler, history, snapshot, before_render, failure, pages_key)
+            (
+                sampler,
+                history,
+                snapshot,
+                before_render,
+                failure,
+                pages_key,
+            )
         });
         match task.await {
             Ok((sampler, history, snapshot, before_render, failure, pages_key)) => {
@@ -311,9 +321,12 @@ impl Generator {
                 site.as_deref(),
                 &problems,
                 &site_info,
-                true,
+                Extras {
+                    assets: true,
+                    written: &written.incidents,
+                    pages_key: &mut pages_key,
+                },
                 &mut snapshot,
-                (&written.incidents, &mut pages_key),
             )
             .is_none();
             (snapshot, published, pages_key)
@@ -480,10 +493,14 @@ fn write_outputs(
     site: Option<&Site>,
     template_problems: &[String],
     site_info: &SiteInfo,
-    with_assets: bool,
+    extras: Extras<'_>,
     snapshot: &mut Snapshot,
-    (written, pages_key): (&[WrittenIncident], &mut Option<String>),
 ) -> Option<String> {
+    let Extras {
+        assets: with_assets,
+        written,
+        pages_key,
+    } = extras;
     let mut first: Option<String> = None;
     // The incident pages and the services' feeds: only when what they show changed (or
     // everything is being written afresh).
@@ -569,6 +586,18 @@ fn write_outputs(
         *pages_key = Some(key);
     }
     first
+}
+
+/// What a publish writes besides the pages of every cycle.
+struct Extras<'a> {
+    /// The assets: on the first publish and after the templates changed. Everything below is
+    /// written then too.
+    assets: bool,
+    /// Every written incident, for their pages and `history.html`.
+    written: &'a [WrittenIncident],
+    /// What the incident pages and the services' feeds were last written from; they are
+    /// written when it differs, and it is updated after a clean publish.
+    pages_key: &'a mut Option<String>,
 }
 
 /// `history.html` and each `incidents/<slug>.html`, and the pages of incidents whose files are

@@ -90,11 +90,16 @@ fn render(snapshot: &Snapshot, site: &SiteInfo, only: Option<&Service>) -> Strin
     out.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     let title = match only {
         None => escape(&site.title),
-        Some(s) => escape(&format!("{}: {}", site.title, s.name)).into_owned().into(),
+        Some(s) => escape(&format!("{}: {}", site.title, s.name))
+            .into_owned()
+            .into(),
     };
     let (id, self_href) = match only {
         None => (ids.feed(), format!("{root}feed.xml")),
-        Some(s) => (ids.service_feed(&s.slug), format!("{root}feeds/{}.xml", s.slug)),
+        Some(s) => (
+            ids.service_feed(&s.slug),
+            format!("{root}feeds/{}.xml", s.slug),
+        ),
     };
     let _ = write!(
         out,

@@ -74,8 +74,7 @@ fn write(path: &Path, text: &str) {
 }
 
 fn read(site: &Site, rel: &str) -> String {
-    std::fs::read_to_string(site.out().join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+    std::fs::read_to_string(site.out().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 fn tool(name: &str) -> PathBuf {
@@ -94,7 +93,12 @@ fn assert_valid_atom(xml: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(xml.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -124,7 +128,12 @@ fn a_written_incident_with_three_updates_is_on_every_output() {
     assert_eq!(i["url"], "incidents/db-failover.html");
     assert_eq!(i["updates"].as_array().unwrap().len(), 3);
     assert_eq!(i["updates"][0]["kind"], "monitoring");
-    assert!(i["updates"][0]["text"].as_str().unwrap().contains("**replica**"));
+    assert!(
+        i["updates"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("**replica**")
+    );
     assert!(
         i["updates"][0]["html"]
             .as_str()
@@ -145,7 +154,10 @@ fn a_written_incident_with_three_updates_is_on_every_output() {
     };
     assert!(at("Database failover") < at("id=\"host\""));
     assert!(at("<strong>replica</strong>") < at("id=\"host\""));
-    assert!(!index.contains("The primary lost its disk"), "only the latest update");
+    assert!(
+        !index.contains("The primary lost its disk"),
+        "only the latest update"
+    );
     let api = &index[at("id=\"service-symbiont-api\"")..];
     let api = &api[..api.find("</li>").unwrap()];
     assert!(api.contains("href=\"incidents/db-failover.html\""), "{api}");
@@ -172,7 +184,10 @@ fn a_written_incident_with_three_updates_is_on_every_output() {
     // history.html: by month, the written one and the automatic one (Postgres down).
     let history = read(&s.site, "history.html");
     assert!(history.contains("November 2026"), "{history}");
-    assert!(history.contains("href=\"incidents/db-failover.html\""), "{history}");
+    assert!(
+        history.contains("href=\"incidents/db-failover.html\""),
+        "{history}"
+    );
     assert!(history.contains("Postgres down"), "{history}");
 
     // feed.xml: the incident and each of its three updates; the service's own feed too.
@@ -187,12 +202,21 @@ fn a_written_incident_with_three_updates_is_on_every_output() {
     }
     let api_feed = read(&s.site, "feeds/symbiont-api.xml");
     assert_valid_atom(&api_feed);
-    assert!(api_feed.contains("Database failover: Identified"), "{api_feed}");
-    assert!(api_feed.contains("href=\"../incidents/db-failover.html\""), "{api_feed}");
+    assert!(
+        api_feed.contains("Database failover: Identified"),
+        "{api_feed}"
+    );
+    assert!(
+        api_feed.contains("href=\"../incidents/db-failover.html\""),
+        "{api_feed}"
+    );
     let pg_feed = read(&s.site, "feeds/postgres.xml");
     assert_valid_atom(&pg_feed);
     assert!(!pg_feed.contains("Database failover"), "{pg_feed}");
-    assert!(pg_feed.contains("Postgres is down"), "the automatic incident: {pg_feed}");
+    assert!(
+        pg_feed.contains("Postgres is down"),
+        "the automatic incident: {pg_feed}"
+    );
 }
 
 #[test]
@@ -221,7 +245,11 @@ fn an_open_incident_raises_overall_to_its_severity() {
         &OPEN.replace("\"degraded\"", "\"notice\""),
     );
     assert!(site.run(&["build"]).status.success());
-    assert_eq!(site.status_json()["overall"], "up", "a notice raises nothing");
+    assert_eq!(
+        site.status_json()["overall"],
+        "up",
+        "a notice raises nothing"
+    );
     drop(up);
 }
 
@@ -233,21 +261,34 @@ fn resolving_an_incident_moves_it_to_history_while_the_daemon_runs() {
     write(&path, OPEN);
     let daemon = s.site.start();
     daemon.wait_for_cycles(1, Duration::from_secs(20));
-    assert_eq!(s.site.status_json()["incidents_open"][0]["title"], "Database failover");
+    assert_eq!(
+        s.site.status_json()["incidents_open"][0]["title"],
+        "Database failover"
+    );
 
     write(&path, &resolved());
-    wait_until("the resolution is published", Duration::from_secs(10), || {
-        let json = s.site.status_json();
-        json["incidents_open"] == serde_json::json!([])
-            && json["incidents_recent"][0]["resolved"] == "2026-11-24T11:10:00Z"
-    });
+    wait_until(
+        "the resolution is published",
+        Duration::from_secs(10),
+        || {
+            let json = s.site.status_json();
+            json["incidents_open"] == serde_json::json!([])
+                && json["incidents_recent"][0]["resolved"] == "2026-11-24T11:10:00Z"
+        },
+    );
     let index = read(&s.site, "index.html");
-    assert!(!index.contains("href=\"incidents/db-failover.html\""), "{index}");
+    assert!(
+        !index.contains("href=\"incidents/db-failover.html\""),
+        "{index}"
+    );
     let page = read(&s.site, "incidents/db-failover.html");
     assert!(page.contains("Replication caught up"), "{page}");
     assert!(page.contains("1h 10m"), "its duration: {page}");
     let history = read(&s.site, "history.html");
-    assert!(history.contains("Database failover") && history.contains("1h 10m"), "{history}");
+    assert!(
+        history.contains("Database failover") && history.contains("1h 10m"),
+        "{history}"
+    );
     let feed = read(&s.site, "feed.xml");
     assert!(feed.contains("Database failover: Resolved"), "{feed}");
     assert_valid_atom(&feed);
@@ -255,15 +296,21 @@ fn resolving_an_incident_moves_it_to_history_while_the_daemon_runs() {
     // A new file appears, and a deleted one goes with its page.
     let other = s.site.path("incidents/cdn.md");
     write(&other, &OPEN.replace("Database failover", "CDN trouble"));
-    wait_until("the new incident is published", Duration::from_secs(10), || {
-        s.site.status_json()["incidents_open"][0]["title"] == "CDN trouble"
-    });
+    wait_until(
+        "the new incident is published",
+        Duration::from_secs(10),
+        || s.site.status_json()["incidents_open"][0]["title"] == "CDN trouble",
+    );
     assert!(s.site.out().join("incidents/cdn.html").is_file());
     std::fs::remove_file(&other).unwrap();
-    wait_until("the deleted incident is gone", Duration::from_secs(10), || {
-        s.site.status_json()["incidents_open"] == serde_json::json!([])
-            && !s.site.out().join("incidents/cdn.html").exists()
-    });
+    wait_until(
+        "the deleted incident is gone",
+        Duration::from_secs(10),
+        || {
+            s.site.status_json()["incidents_open"] == serde_json::json!([])
+                && !s.site.out().join("incidents/cdn.html").exists()
+        },
+    );
     // All of it without a cycle: the reloads re-rendered the first cycle's snapshot.
     assert_eq!(daemon.health()["cycles"], 1);
 }
@@ -283,9 +330,15 @@ fn html_in_an_incident_shows_as_text() {
     for file in ["index.html", "incidents/x.html"] {
         let html = read(&s.site, file);
         assert!(!html.contains("<script>alert"), "{file}:\n{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{file}:\n{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{file}:\n{html}"
+        );
         assert!(!html.contains("javascript:"), "{file}:\n{html}");
-        assert!(html.contains("<a href=\"https://example.net/s\">status</a>"), "{file}");
+        assert!(
+            html.contains("<a href=\"https://example.net/s\">status</a>"),
+            "{file}"
+        );
     }
     let feed = read(&s.site, "feed.xml");
     assert!(!feed.contains("<script>"), "{feed}");
@@ -306,7 +359,9 @@ fn a_broken_file_is_reported_with_its_line_and_the_others_publish() {
     assert!(log.contains("broken.md:3: "), "{log}");
     let errors = s.site.errors();
     assert!(
-        errors.iter().any(|e| e.contains("broken.md:3: ") && e.contains("severity")),
+        errors
+            .iter()
+            .any(|e| e.contains("broken.md:3: ") && e.contains("severity")),
         "{errors:?}"
     );
     let json = s.site.status_json();
@@ -326,13 +381,23 @@ fn groups_carry_a_summary_and_open_when_a_member_is_not_up() {
     let s = setup("");
     assert!(s.site.run(&["build"]).status.success());
     let index = read(&s.site, "index.html");
-    let backend = &index[index.find("id=\"group-backend\"").expect("the Backend group")..];
+    let backend = &index[index
+        .find("id=\"group-backend\"")
+        .expect("the Backend group")..];
     let backend = &backend[..backend.find("</details>").unwrap()];
-    assert!(backend.starts_with("id=\"group-backend\" class=\"group\" open"), "{backend}");
+    assert!(
+        backend.starts_with("id=\"group-backend\" class=\"group\" open"),
+        "{backend}"
+    );
     assert!(backend.contains("1 of 2 up"), "{backend}");
     assert!(backend.contains("id=\"service-postgres\""));
-    let frontend = &index[index.find("id=\"group-frontend\"").expect("the Frontend group")..];
-    assert!(frontend.starts_with("id=\"group-frontend\" class=\"group\">"), "{frontend}");
+    let frontend = &index[index
+        .find("id=\"group-frontend\"")
+        .expect("the Frontend group")..];
+    assert!(
+        frontend.starts_with("id=\"group-frontend\" class=\"group\">"),
+        "{frontend}"
+    );
     // In config order: Backend, Frontend, then the service without a group.
     assert!(index.find("group-backend") < index.find("group-frontend"));
     assert!(index.find("group-frontend") < index.find("id=\"service-edge\""));
@@ -348,7 +413,12 @@ fn groups_carry_a_summary_and_open_when_a_member_is_not_up() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "promtool: {out:?}");
 }
@@ -362,7 +432,10 @@ async fn groups_and_an_open_incident_in_a_browser_without_javascript() {
     let b = Browser::start_with(Options { javascript: false }).await;
     b.goto(&files.url("index.html")).await;
     let open = b.text("#written").await;
-    assert!(open.contains("Database failover") && open.contains("Monitoring"), "{open}");
+    assert!(
+        open.contains("Database failover") && open.contains("Monitoring"),
+        "{open}"
+    );
     let backend = b.find("details#group-backend").await;
     assert_eq!(backend.attr("open").await.unwrap().as_deref(), Some("true"));
     assert!(b.text("#service-postgres").await.contains("down"));
@@ -370,7 +443,11 @@ async fn groups_and_an_open_incident_in_a_browser_without_javascript() {
     assert_eq!(frontend.attr("open").await.unwrap(), None);
     // Closed, its services are not shown; a click on its summary opens it, without a script.
     assert_eq!(b.text("#service-web").await, "");
-    b.find("details#group-frontend > summary").await.click().await.unwrap();
+    b.find("details#group-frontend > summary")
+        .await
+        .click()
+        .await
+        .unwrap();
     assert!(b.text("#service-web").await.contains("up"));
     // Tall enough for the incident, the host cards and the groups in one picture.
     b.client.set_window_size(1280, 1700).await.unwrap();
@@ -384,5 +461,8 @@ async fn groups_and_an_open_incident_in_a_browser_without_javascript() {
     let colour = b
         .run("return getComputedStyle(document.querySelector('.skip')).position;")
         .await;
-    assert_eq!(colour, "absolute", "the stylesheet is loaded on the incident page");
+    assert_eq!(
+        colour, "absolute",
+        "the stylesheet is loaded on the incident page"
+    );
 }

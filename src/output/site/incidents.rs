@@ -75,13 +75,17 @@ pub fn months(snapshot: &Snapshot, written: &[WrittenIncident]) -> Vec<Month> {
                     services: Vec::new(),
                     start: format_time(&i.at),
                     end: i.end.as_ref().map(format_time),
-                    duration_seconds: if i.end.is_some() { i.duration_seconds } else { 0 },
+                    duration_seconds: if i.end.is_some() {
+                        i.duration_seconds
+                    } else {
+                        0
+                    },
                     slug: None,
                     at: i.at,
                 }
             }),
     );
-    entries.sort_by(|a, b| b.at.cmp(&a.at));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
     let mut months: Vec<Month> = Vec::new();
     for e in entries {
         let label = e.at.format("%B %Y").to_string();
@@ -139,7 +143,8 @@ pub fn render(
     history.insert("months", &months(snapshot, written));
     pages.push((
         "history.html".to_string(),
-        site.render("history.html", &history).map_err(|e| e.to_string()),
+        site.render("history.html", &history)
+            .map_err(|e| e.to_string()),
     ));
     let mut page = ctx.clone();
     page.insert("root", "../");
@@ -147,7 +152,8 @@ pub fn render(
         page.insert("incident", i);
         pages.push((
             format!("incidents/{}.html", i.slug),
-            site.render("incident.html", &page).map_err(|e| e.to_string()),
+            site.render("incident.html", &page)
+                .map_err(|e| e.to_string()),
         ));
     }
     pages
@@ -183,7 +189,8 @@ pub fn prune(
             continue;
         }
         let path = entry.path();
-        std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
         removed += 1;
     }
     Ok(removed)

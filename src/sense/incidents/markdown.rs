@@ -53,7 +53,10 @@ mod tests {
     fn raw_html_is_text() {
         let html = to_html("Hello <script>alert(1)</script> world\n\n<div onclick=x>block</div>\n");
         assert!(!html.contains("<script"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<div"), "{html}");
         assert!(html.contains("&lt;div onclick=x&gt;"), "{html}");
     }
@@ -64,7 +67,10 @@ mod tests {
             "[ok](https://example.net/x?a=1&b=2) [bad](javascript:alert(1)) \
              [rel](/etc/passwd) <ops@example.net> ![img](https://tracker.example/p.gif)",
         );
-        assert!(html.contains("<a href=\"https://example.net/x?a=1&amp;b=2\">ok</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://example.net/x?a=1&amp;b=2\">ok</a>"),
+            "{html}"
+        );
         assert!(!html.contains("javascript"), "{html}");
         assert!(html.contains("bad"), "{html}");
         assert!(!html.contains("href=\"/etc"), "{html}");

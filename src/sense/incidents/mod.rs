@@ -64,7 +64,7 @@ impl Written {
                 Some(_) => {}
             }
         }
-        recent.sort_by(|a, b| b.resolved.cmp(&a.resolved));
+        recent.sort_by_key(|i| std::cmp::Reverse(i.resolved));
         recent.truncate(RECENT);
         (open, recent)
     }
@@ -90,7 +90,10 @@ pub fn load(dir: &Path, known: &[String], base: &str) -> Written {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
             // Editors' droppings (`.x.md.swp`, `x.md~`) end otherwise or start with a dot.
             name.ends_with(".md") && !name.starts_with('.')
         })
@@ -109,7 +112,10 @@ pub fn load(dir: &Path, known: &[String], base: &str) -> Written {
     let mut slugs = std::collections::HashSet::new();
     for path in files {
         let shown = path.display().to_string();
-        let stem = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
         let slug = crate::config::slugify(&stem);
         if slug.is_empty() || !slugs.insert(slug.clone()) {
             written.problems.push(format!(
@@ -218,7 +224,11 @@ pub fn parse(
             .unwrap_or_default();
         (
             line + 1,
-            format!("front matter: {key}{}", e.message().trim()),
+            // It quotes the file, which may hold a URL with a token in it.
+            format!(
+                "front matter: {key}{}",
+                crate::redact::text(e.message().trim())
+            ),
         )
     })?;
     let key_line = |key: &str| {
@@ -237,7 +247,8 @@ pub fn parse(
             format!("title is longer than {MAX_TITLE_CHARS} characters"),
         ));
     }
-    let started = time(&front.started).map_err(|e| (key_line("started"), format!("started: {e}")))?;
+    let started =
+        time(&front.started).map_err(|e| (key_line("started"), format!("started: {e}")))?;
     let resolved = front
         .resolved
         .as_ref()
@@ -341,7 +352,7 @@ fn updates(lines: &[&str], from: usize) -> Result<Vec<IncidentUpdate>, Problem> 
         });
     }
     // Newest first, as written; a file written the other way round is put right, not refused.
-    out.sort_by(|a, b| b.at.cmp(&a.at));
+    out.sort_by_key(|u| std::cmp::Reverse(u.at));
     Ok(out)
 }
 
@@ -386,7 +397,12 @@ fn time(value: &toml::Value) -> Result<DateTime<Utc>, String> {
     let text = match value {
         toml::Value::String(s) => s.trim().replacen(' ', "T", 1),
         toml::Value::Datetime(d) => d.to_string().replacen(' ', "T", 1),
-        other => return Err(format!("a time like 2026-11-24T10:00:00Z, not a {}", other.type_str())),
+        other => {
+            return Err(format!(
+                "a time like 2026-11-24T10:00:00Z, not a {}",
+                other.type_str()
+            ));
+        }
     };
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))

@@ -61,14 +61,49 @@ fn a_toml_date_time_works_as_well_as_a_string() {
 #[test]
 fn each_mistake_is_reported_with_its_line() {
     let cases: &[(&str, &str, usize, &str)] = &[
-        ("severity = \"degraded\"", "severity = \"bad\"", 3, "severity"),
+        (
+            "severity = \"degraded\"",
+            "severity = \"bad\"",
+            3,
+            "severity",
+        ),
         ("title = \"Database failover\"\n", "", 2, "title"),
-        ("started = \"2026-11-24T10:00:00Z\"", "started = \"yesterday\"", 5, "started"),
-        ("started = \"2026-11-24T10:00:00Z\"", "started = \"2026-11-24T10:00:00Z\"\ncolour = 1", 6, "colour"),
-        ("## 2026-11-24 10:05 UTC · Identified", "## 2026-11-24 10:05 UTC · Fixed", 11, "Fixed"),
-        ("## 2026-11-24 10:05 UTC · Identified", "## 10:05 UTC · Identified", 11, "10:05"),
-        ("## 2026-11-24 10:05 UTC · Identified", "## 2026-11-24 10:05 CET · Identified", 11, "UTC"),
-        ("\n## 2026-11-24 10:30 UTC", "Stray text\n## 2026-11-24 10:30 UTC", 7, "before the first update"),
+        (
+            "started = \"2026-11-24T10:00:00Z\"",
+            "started = \"yesterday\"",
+            5,
+            "started",
+        ),
+        (
+            "started = \"2026-11-24T10:00:00Z\"",
+            "started = \"2026-11-24T10:00:00Z\"\ncolour = 1",
+            6,
+            "colour",
+        ),
+        (
+            "## 2026-11-24 10:05 UTC · Identified",
+            "## 2026-11-24 10:05 UTC · Fixed",
+            11,
+            "Fixed",
+        ),
+        (
+            "## 2026-11-24 10:05 UTC · Identified",
+            "## 10:05 UTC · Identified",
+            11,
+            "10:05",
+        ),
+        (
+            "## 2026-11-24 10:05 UTC · Identified",
+            "## 2026-11-24 10:05 CET · Identified",
+            11,
+            "UTC",
+        ),
+        (
+            "\n## 2026-11-24 10:30 UTC",
+            "Stray text\n## 2026-11-24 10:30 UTC",
+            7,
+            "before the first update",
+        ),
     ];
     for (from, to, line, word) in cases {
         let text = FILE.replacen(from, to, 1);
@@ -100,7 +135,11 @@ fn a_heading_in_a_code_block_is_code() {
     );
     let (i, _) = parse(&text, "db", &known(), "").unwrap();
     assert_eq!(i.updates.len(), 3);
-    assert!(i.updates[2].html.contains("<pre><code>## 2026"), "{}", i.updates[2].html);
+    assert!(
+        i.updates[2].html.contains("<pre><code>## 2026"),
+        "{}",
+        i.updates[2].html
+    );
 }
 
 #[test]
@@ -110,7 +149,11 @@ fn bounds_hold() {
     assert_eq!(line, 14, "{message}");
     let mut many = FILE.to_string();
     for i in 0..MAX_UPDATES {
-        many.push_str(&format!("\n## 2026-11-23 {:02}:{:02} UTC · Update\nx\n", i / 60, i % 60));
+        many.push_str(&format!(
+            "\n## 2026-11-23 {:02}:{:02} UTC · Update\nx\n",
+            i / 60,
+            i % 60
+        ));
     }
     let (_, message) = parse(&many, "db", &known(), "").unwrap_err();
     assert!(message.contains("updates"), "{message}");
@@ -136,8 +179,18 @@ fn a_directory_publishes_the_good_files_and_reports_the_others() {
     assert_eq!(w.incidents.len(), 1);
     assert_eq!(w.incidents[0].slug, "2026-11-24-db");
     assert_eq!(w.problems.len(), 2, "{:?}", w.problems);
-    assert!(w.problems.iter().any(|p| p.contains("broken.md:3: ")), "{:?}", w.problems);
-    assert!(w.problems.iter().any(|p| p.contains("huge.md") && p.contains("KiB")), "{:?}", w.problems);
+    assert!(
+        w.problems.iter().any(|p| p.contains("broken.md:3: ")),
+        "{:?}",
+        w.problems
+    );
+    assert!(
+        w.problems
+            .iter()
+            .any(|p| p.contains("huge.md") && p.contains("KiB")),
+        "{:?}",
+        w.problems
+    );
 
     // A missing directory is no incidents and no problem.
     let none = load(&dir.path().join("nope"), &known(), "");
