@@ -556,6 +556,48 @@ mod tests {
     }
 
     #[test]
+    fn a_written_incident_is_an_entry_and_so_is_each_update() {
+        let s = crate::snapshot::example();
+        let xml = feed(&s, &site(""));
+        assert!(
+            xml.contains("<id>urn:cortex-status:cortex:written-2026-11-24-database-failover</id>")
+        );
+        assert!(xml.contains("<title>Database &lt;failover&gt;</title>"));
+        assert!(xml.contains("<title>Database &lt;failover&gt;: Identified</title>"));
+        assert!(xml.contains(
+            "<content type=\"html\">&lt;p&gt;The primary lost its &lt;strong&gt;disk&lt;/strong&gt;.&lt;/p&gt;"
+        ));
+        assert!(xml.contains("href=\"incidents/2026-11-24-database-failover.html\""));
+        assert!(xml.contains("Open since 2026-11-24 09:50:00 UTC."), "{xml}");
+    }
+
+    #[test]
+    fn a_service_feed_has_what_concerns_it_and_links_out_of_its_folder() {
+        let s = crate::snapshot::example();
+        let db = s.services.iter().find(|x| x.slug == "database").unwrap();
+        let xml = service_feed(&s, &site(""), db);
+        assert!(xml.contains("<title>Cortex &lt;Status&gt; &amp; co: Database</title>"));
+        assert!(xml.contains("<id>urn:cortex-status:cortex:feed-database</id>"));
+        assert!(xml.contains("href=\"../feeds/database.xml\""));
+        assert!(xml.contains("href=\"../incidents/2026-11-24-database-failover.html\""));
+        assert!(xml.contains("href=\"../#service-database\""));
+        assert!(
+            xml.contains("Database &lt;upgrade&gt;"),
+            "its maintenance window"
+        );
+        assert!(
+            !xml.contains("Web &lt;shop&gt;"),
+            "another service's incident"
+        );
+        assert!(!xml.contains("mail"), "another service's window");
+        let xml = service_feed(&s, &site("https://status.example.net/"), db);
+        assert!(xml.contains("<id>https://status.example.net/feeds/database.xml</id>"));
+        let web = s.services.iter().find(|x| x.slug == "web-shop").unwrap();
+        let xml = service_feed(&s, &site(""), web);
+        assert!(!xml.contains("failover"), "{xml}");
+    }
+
+    #[test]
     fn an_ended_incident_says_how_long_it_lasted_and_an_open_one_does_not() {
         let xml = feed(&crate::snapshot::example(), &site(""));
         assert!(xml.contains("Web &lt;shop&gt; went from down to up at 2026-11-24 07:00:00 UTC. This lasted 1h, until 2026-11-24 08:00:00 UTC."));

@@ -205,3 +205,35 @@ pub fn json(snapshot: &Snapshot) -> Vec<u8> {
     out.push(b'\n');
     out
 }
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn groups_follow_the_config_and_open_when_a_member_is_not_up() {
+        let mut services = crate::snapshot::example().services;
+        for (s, g) in services.iter_mut().zip(["B", "A", "B", "", "A"]) {
+            s.group = (!g.is_empty()).then(|| g.to_string());
+        }
+        let groups = groups(&services);
+        let names: Vec<_> = groups.iter().map(|g| g.name).collect();
+        assert_eq!(names, [Some("B"), Some("A"), None]);
+        let total: usize = groups.iter().map(|g| g.total).sum();
+        assert_eq!(total, services.len());
+        for g in &groups {
+            let members: Vec<_> = services
+                .iter()
+                .filter(|s| s.group.as_deref() == g.name)
+                .collect();
+            assert_eq!(g.total, members.len());
+            assert_eq!(
+                g.up,
+                members.iter().filter(|s| s.status == Status::Up).count()
+            );
+            assert_eq!(g.open, g.up < g.total);
+            assert_eq!(g.status, members.iter().map(|s| s.status).max().unwrap());
+        }
+        assert_eq!(groups[0].id, "b");
+    }
+}
