@@ -466,3 +466,28 @@ async fn groups_and_an_open_incident_in_a_browser_without_javascript() {
         "the stylesheet is loaded on the incident page"
     );
 }
+
+#[test]
+fn an_incidents_dir_made_after_the_start_is_watched() {
+    let site = Site::new("interval = \"1h\"\n");
+    let daemon = site.start();
+    daemon.wait_for_cycles(1, Duration::from_secs(20));
+    assert_eq!(site.status_json()["incidents_open"], serde_json::json!([]));
+    std::fs::create_dir(site.path("incidents")).unwrap();
+    // The first file after the directory's own event is handled: only a watch that moved into
+    // the new directory sees it (its parent's watch does not see inside).
+    std::thread::sleep(Duration::from_millis(300));
+    write(&site.path("incidents/db.md"), OPEN);
+    wait_until("the incident is published", Duration::from_secs(10), || {
+        site.status_json()["incidents_open"][0]["title"] == "Database failover"
+    });
+    assert_eq!(site.status_json()["overall"], "degraded");
+    // An edit inside it is seen too: the watch followed the directory.
+    write(
+        &site.path("incidents/db.md"),
+        &OPEN.replace("Database failover", "Database failover, again"),
+    );
+    wait_until("the edit is published", Duration::from_secs(10), || {
+        site.status_json()["incidents_open"][0]["title"] == "Database failover, again"
+    });
+}
