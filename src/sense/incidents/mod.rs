@@ -8,8 +8,9 @@
 //! read at start and again when the directory changes (hot reload, SIGHUP), not every cycle.
 //!
 //! **Bounded.** At most [`MAX_FILES`] files are read (by name), each at most [`MAX_FILE_BYTES`],
-//! with at most [`MAX_UPDATES`] updates of at most [`MAX_TEXT_CHARS`] characters: a runaway
-//! file costs a problem line, never the page's size or the cycle's time.
+//! with at most [`MAX_UPDATES`] updates of at most [`MAX_TEXT_CHARS`] characters, and at most
+//! [`MAX_OPEN`] open and [`RECENT`] recent ones go into the snapshot: a runaway file costs a
+//! problem line, never the page's size or the cycle's time.
 
 pub mod markdown;
 #[cfg(test)]
@@ -33,6 +34,9 @@ pub const MAX_TEXT_CHARS: usize = 8_000;
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Services one incident names.
 pub const MAX_SERVICES: usize = 100;
+/// Open incidents shown (the newest); more are reported. Each carries its updates' text and
+/// HTML into `status.json`, which browsers poll: this keeps it bounded.
+pub const MAX_OPEN: usize = 20;
 /// Resolved incidents kept in `status.json`'s `incidents_recent` (the pages list them all).
 pub const RECENT: usize = 10;
 /// How long a resolved incident stays in `incidents_recent`.
@@ -66,6 +70,7 @@ impl Written {
         }
         recent.sort_by_key(|i| std::cmp::Reverse(i.resolved));
         recent.truncate(RECENT);
+        open.truncate(MAX_OPEN);
         (open, recent)
     }
 }
@@ -151,6 +156,18 @@ pub fn load(dir: &Path, known: &[String], base: &str) -> Written {
     written
         .incidents
         .sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.slug.cmp(&b.slug)));
+    let open = written
+        .incidents
+        .iter()
+        .filter(|i| i.resolved.is_none())
+        .count();
+    if open > MAX_OPEN {
+        written.problems.push(format!(
+            "incidents_dir {}: {open} open incidents, more than {MAX_OPEN}; the page, \
+             status.json and the feeds show the newest {MAX_OPEN} (resolve the others)",
+            dir.display()
+        ));
+    }
     written
 }
 

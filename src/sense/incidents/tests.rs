@@ -221,3 +221,29 @@ fn open_and_recent_are_split_at_now() {
     assert_eq!(recent[0].slug, "b");
     assert_eq!(recent[0].duration_seconds, 3600);
 }
+
+#[test]
+fn open_incidents_past_the_bound_are_reported_and_the_newest_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..MAX_OPEN + 2 {
+        let text = FILE.replace(
+            "2026-11-24T10:00:00Z",
+            &format!("2026-11-{:02}T10:00:00Z", i + 1),
+        );
+        std::fs::write(dir.path().join(format!("i{i}.md")), text).unwrap();
+    }
+    let w = load(dir.path(), &known(), "");
+    assert_eq!(w.incidents.len(), MAX_OPEN + 2);
+    assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
+    assert!(w.problems[0].contains("more than 20"), "{:?}", w.problems);
+    let now = DateTime::parse_from_rfc3339("2026-12-24T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let (open, _) = w.at(now);
+    assert_eq!(open.len(), MAX_OPEN);
+    assert_eq!(
+        open[0].slug,
+        format!("i{}", MAX_OPEN + 1),
+        "the newest first"
+    );
+}
