@@ -176,6 +176,7 @@ impl Generator {
                 Extras {
                     assets: with_assets,
                     written: &written.incidents,
+                    generation: written.generation,
                     pages_key: &mut pages_key,
                 },
                 &mut snapshot,
@@ -324,6 +325,7 @@ impl Generator {
                 Extras {
                     assets: true,
                     written: &written.incidents,
+                    generation: written.generation,
                     pages_key: &mut pages_key,
                 },
                 &mut snapshot,
@@ -499,12 +501,13 @@ fn write_outputs(
     let Extras {
         assets: with_assets,
         written,
+        generation,
         pages_key,
     } = extras;
     let mut first: Option<String> = None;
     // The incident pages and the services' feeds: only when what they show changed (or
     // everything is being written afresh).
-    let key = crate::output::site::incidents::key(snapshot, written);
+    let key = crate::output::site::incidents::key(snapshot, generation);
     let due = with_assets || pages_key.as_deref() != Some(key.as_str());
     let errors_before = snapshot.errors.len();
     let mut fail = |snapshot: &mut Snapshot, message: String| {
@@ -595,6 +598,8 @@ struct Extras<'a> {
     assets: bool,
     /// Every written incident, for their pages and `history.html`.
     written: &'a [WrittenIncident],
+    /// Which read of the incident files that is ([`Written::generation`]).
+    generation: u64,
     /// What the incident pages and the services' feeds were last written from; they are
     /// written when it differs, and it is updated after a clean publish.
     pages_key: &'a mut Option<String>,

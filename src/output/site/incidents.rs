@@ -100,11 +100,34 @@ pub fn months(snapshot: &Snapshot, written: &[WrittenIncident]) -> Vec<Month> {
     months
 }
 
-/// What the pages depend on beyond the templates: when it is the same as at the last render,
-/// they are not rendered again. Durations of what is still open are left out (the pages do not
+/// What the pages and the services' feeds depend on beyond the templates: when it is the same
+/// as at the last render, they are not rendered again. `written` is the generation of the
+/// incident files as read (a new one at each read: comparing their contents every cycle would
+/// cost more than the pages). Durations of what is still open are left out (the pages do not
 /// show them), so a long outage does not re-render them every cycle.
-pub fn key(snapshot: &Snapshot, written: &[WrittenIncident]) -> String {
-    let mut key = String::with_capacity(64 * (written.len() + snapshot.incidents.len()));
+pub fn key(snapshot: &Snapshot, written: u64) -> String {
+    let mut key =
+        String::with_capacity(64 * (4 + snapshot.services.len() + snapshot.incidents.len()));
+    key.push_str(&written.to_string());
+    key.push('\u{1e}');
+    // Which written incidents are recent moves with the clock.
+    for i in snapshot
+        .incidents_open
+        .iter()
+        .chain(&snapshot.incidents_recent)
+    {
+        key.push_str(&i.slug);
+        key.push('\u{1f}');
+    }
+    key.push('\u{1e}');
+    for m in &snapshot.maintenance {
+        key.push_str(&format_time(&m.start));
+        key.push_str(&format_time(&m.end));
+        key.push_str(if m.active { "+" } else { "-" });
+        key.push_str(&m.services.join(","));
+        key.push_str(m.message.as_deref().unwrap_or(""));
+        key.push('\u{1e}');
+    }
     for s in &snapshot.services {
         key.push_str(&s.slug);
         key.push('\u{1f}');
@@ -119,13 +142,6 @@ pub fn key(snapshot: &Snapshot, written: &[WrittenIncident]) -> String {
             key.push_str(&format_time(end));
         }
         key.push('\u{1e}');
-    }
-    for i in written {
-        let mut i = i.clone();
-        if i.resolved.is_none() {
-            i.duration_seconds = 0;
-        }
-        key.push_str(&serde_json::to_string(&i).unwrap_or_default());
     }
     key
 }

@@ -49,7 +49,12 @@ pub struct Written {
     pub incidents: Vec<WrittenIncident>,
     /// One line per problem: `incident file PATH:LINE: what`.
     pub problems: Vec<String>,
+    /// Different at each read (of this process): what was read may have changed.
+    pub generation: u64,
 }
+
+/// Counts the reads, for [`Written::generation`].
+static READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Written {
     /// Open incidents (newest first) and recently resolved ones (newest resolution first), their
@@ -79,7 +84,10 @@ impl Written {
 /// default `incidents/` need not exist); `known` are the configured service slugs, to catch a
 /// typo; `base` is `public_url` with its trailing `/`, or empty.
 pub fn load(dir: &Path, known: &[String], base: &str) -> Written {
-    let mut written = Written::default();
+    let mut written = Written {
+        generation: READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ..Written::default()
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return written,

@@ -209,7 +209,7 @@ fn open_and_recent_are_split_at_now() {
     let (old, _) = parse(&old, "c", &known(), "").unwrap();
     let w = Written {
         incidents: vec![open, done, old],
-        problems: Vec::new(),
+        ..Written::default()
     };
     let now = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
         .unwrap()
