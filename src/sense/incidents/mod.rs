@@ -62,20 +62,23 @@ impl Written {
     pub fn at(&self, now: DateTime<Utc>) -> (Vec<WrittenIncident>, Vec<WrittenIncident>) {
         let mut open = Vec::new();
         let mut recent = Vec::new();
+        // Cloned only when shown: the old ones, most of the files, cost nothing per cycle.
         for i in &self.incidents {
-            let mut i = i.clone();
             match i.resolved {
-                None => {
+                None if open.len() < MAX_OPEN => {
+                    let mut i = i.clone();
                     i.duration_seconds = seconds(i.started, now);
                     open.push(i);
                 }
-                Some(end) if now - end <= chrono::Duration::days(RECENT_DAYS) => recent.push(i),
+                None => {}
+                Some(end) if now - end <= chrono::Duration::days(RECENT_DAYS) => {
+                    recent.push(i.clone())
+                }
                 Some(_) => {}
             }
         }
         recent.sort_by_key(|i| std::cmp::Reverse(i.resolved));
         recent.truncate(RECENT);
-        open.truncate(MAX_OPEN);
         (open, recent)
     }
 }
