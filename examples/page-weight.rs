@@ -1,6 +1,8 @@
 //! Renders the status page for N services (default 20) with full history (90 days, 24 hours of
 //! latency) into `target/page-weight/`, and prints how long one render of `index.html` and one
-//! `status.json` take. `scripts/page-weight` runs it in release and adds the byte counts, raw and
+//! `status.json` take. Optional: the services in GROUPS groups (default none) and OPEN written
+//! incidents (default none), each with three updates and naming two services:
+//! `page-weight 20 4 3`. `scripts/page-weight` runs it in release and adds the byte counts, raw and
 //! gzipped. The figures go in the README's budgets; nothing here asserts them.
 
 use cortex_status::config::Config;
@@ -15,6 +17,14 @@ fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(20);
+    let arg = |i: usize| -> anyhow::Result<usize> {
+        Ok(std::env::args()
+            .nth(i)
+            .map(|a| a.parse())
+            .transpose()?
+            .unwrap_or(0))
+    };
+    let (groups, open) = (arg(2)?, arg(3)?);
     let mut snapshot = cortex_status::snapshot::example();
     let template = snapshot.services[0].clone();
     // A fixed pseudo-random sequence: the same page every run, with realistic variety (nine days
@@ -29,6 +39,8 @@ fn main() -> anyhow::Result<()> {
             let mut s = template.clone();
             s.name = format!("Service {i}");
             s.slug = format!("service-{i}");
+            // In config order: the first n/groups services in the first group, and so on.
+            s.group = (groups > 0).then(|| format!("Group {}", i * groups / n.max(1)));
             s.status = if i % 7 == 3 { Status::Down } else { Status::Up };
             s.days = (0..DAYS)
                 .map(|_| {
@@ -51,7 +63,26 @@ fn main() -> anyhow::Result<()> {
             s
         })
         .collect();
-    snapshot.overall = cortex_status::snapshot::Snapshot::overall_of(&snapshot.services);
+    let slugs: Vec<String> = snapshot.services.iter().map(|s| s.slug.clone()).collect();
+    snapshot.incidents_open = (0..open)
+        .map(|k| {
+            let text = format!(
+                "+++\ntitle = \"Incident {k}: database failover\"\nseverity = \"degraded\"\n\
+                 services = [\"service-{a}\", \"service-{b}\"]\nstarted = \"2026-11-24T10:00:00Z\"\n+++\n\n\
+                 ## 2026-11-24 10:30 UTC · Monitoring\nWrites are back; we watch the **replica** \
+                 catch up before we call it resolved.\n\n\
+                 ## 2026-11-24 10:05 UTC · Identified\nThe primary lost its disk; the replica is \
+                 being promoted. See [the runbook](https://example.net/runbook).\n\n\
+                 ## 2026-11-24 10:01 UTC · Investigating\nWrites to the API fail.\n",
+                a = (2 * k) % n.max(1),
+                b = (2 * k + 1) % n.max(1),
+            );
+            cortex_status::sense::incidents::parse(&text, &format!("incident-{k}"), &slugs, "")
+                .map(|(i, _)| i)
+                .map_err(|(line, e)| anyhow::anyhow!("line {line}: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    snapshot.overall = snapshot.overall_with_incidents();
 
     let config = Config::embedded();
     let site = Site::load(&config).map_err(|e| anyhow::anyhow!("{}", e.join("\n")))?;
@@ -87,6 +118,7 @@ fn main() -> anyhow::Result<()> {
     }
     let feed = start.elapsed() / rounds;
     println!("services   {n}, each with {DAYS} days and {LATENCY_SLOTS} latency points");
+    println!("groups     {groups}, open incidents {open}");
     println!(
         "render     index.html {page:.2?} (context + render), status.json {feed:.2?}; mean of {rounds}"
     );

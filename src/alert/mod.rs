@@ -341,6 +341,7 @@ mod tests {
                 let mut v = Service {
                     name: s.name.clone(),
                     slug: s.slug.clone(),
+                    group: s.group.clone(),
                     kind: s.kind(),
                     status,
                     latency_ms: None,

@@ -49,6 +49,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Where user templates override the embedded ones; `None` when there is no such directory.
     pub templates_dir: Option<PathBuf>,
+    /// Where incident files are read from (`incidents/` beside the config file by default);
+    /// need not exist.
+    pub incidents_dir: PathBuf,
     pub interval: Duration,
     /// A shell command run after each publish (see `hook`); `None` when empty or absent.
     pub on_publish: Option<String>,
@@ -87,6 +90,8 @@ pub struct ServiceConfig {
     /// Slower than this is `degraded` rather than `up`.
     pub degraded_after: Option<Duration>,
     pub check: Check,
+    /// The heading the page lists it under (`group = "Backend"`); `None` for no group.
+    pub group: Option<String>,
 }
 
 impl ServiceConfig {
@@ -370,6 +375,9 @@ impl Config {
             None => Some(at_base("templates".into())).filter(|d| d.is_dir()),
         };
 
+        // Unlike templates_dir, need not exist: a first incident file creates it.
+        let incidents_dir = r.get::<PathBuf>(root, "", "incidents_dir").map(|(p, _)| p);
+
         let host = resolve_host(&mut r, root);
         let (services, slugs) = resolve_services(&mut r, root);
         let maintenance = resolve_maintenance(&mut r, root, &slugs);
@@ -385,6 +393,7 @@ impl Config {
             out_dir: at_base(out_dir.unwrap_or_else(|| "public".into())),
             state_dir: at_base(state_dir.unwrap_or_else(|| "state".into())),
             templates_dir,
+            incidents_dir: at_base(incidents_dir.unwrap_or_else(|| "incidents".into())),
             interval,
             on_publish: on_publish.filter(|c| !c.trim().is_empty()),
             on_publish_timeout,

@@ -15,6 +15,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "out_dir",
     "state_dir",
     "templates_dir",
+    "incidents_dir",
     "interval",
     "on_publish",
     "on_publish_timeout",
@@ -35,6 +36,7 @@ pub(super) const SERVICE_KEYS: &[&str] = &[
     "timeout",
     "degraded_after",
     "expect_status",
+    "group",
 ];
 pub(super) const MAINTENANCE_KEYS: &[&str] = &["services", "start", "end", "message"];
 pub(super) const TASKS_KEYS: &[&str] = &[
@@ -185,6 +187,7 @@ pub(super) fn resolve_services(
                 timeout: svc.timeout,
                 degraded_after: svc.degraded_after,
                 check,
+                group: svc.group,
             });
         }
     }
@@ -198,6 +201,7 @@ pub(super) struct ServiceParts {
     check: Option<Check>,
     timeout: Duration,
     degraded_after: Option<Duration>,
+    group: Option<String>,
 }
 
 /// Checks one `[[service]]` table, recording each problem under `service[i]`.
@@ -269,11 +273,17 @@ pub(super) fn resolve_service(
         });
     // A timeout longer than the interval is allowed: the probe keeps running across cycles
     // (see `probe`), and the page shows its last result until it ends.
+    // The page's group heading; blank is no group.
+    let group = r
+        .get::<String>(t, prefix, "group")
+        .map(|(g, _)| g.trim().to_string())
+        .filter(|g| !g.is_empty());
     let parts = |check| ServiceParts {
         name: name.clone(),
         check,
         timeout,
         degraded_after,
+        group: group.clone(),
     };
     let Some(kind) = kind else {
         return parts(None);

@@ -1,5 +1,5 @@
-//! `cortex-status check`: every problem with the config and the templates, each with its file
-//! and line, before anything is deployed.
+//! `cortex-status check`: every problem with the config, the templates and the incident files,
+//! each with its file and line, before anything is deployed.
 //!
 //! Templates are parsed one by one (so every broken file is reported), compiled together (a
 //! missing parent or macro file), and each page is rendered against an example snapshot (an
@@ -53,6 +53,15 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
             let ctx = site
                 .context(&example, &SiteInfo::new(config_ref))
                 .expect("example serialises");
+            // The incident pages, with the example's open incident.
+            let written = &example.incidents_open;
+            for (name, rendered) in
+                crate::output::site::incidents::render(&site, &ctx, &example, written)
+            {
+                if let Err(e) = rendered {
+                    problems.push(format!("{name}: renders with an error: {e}"));
+                }
+            }
             // Custom pages too: one that does not compile comes with its problem.
             for page in site.outputs() {
                 pages += 1;
@@ -68,6 +77,20 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
             }
         }
     }
+    // Every incident file, as the daemon would read it; each problem names file and line.
+    let incidents = match &config {
+        Some(c) => {
+            let slugs: Vec<String> = c.services.iter().map(|s| s.slug.clone()).collect();
+            let written = crate::sense::incidents::load(
+                &c.incidents_dir,
+                &slugs,
+                &SiteInfo::new(c).public_url,
+            );
+            problems.extend(written.problems);
+            written.incidents.len()
+        }
+        None => 0,
+    };
     let mut warnings = Vec::new();
     if let Some(wanted) = config.as_ref().and_then(|c| c.host.disks.as_deref()) {
         for m in crate::sense::host::unmounted(wanted) {
@@ -78,8 +101,13 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
             ));
         }
     }
+    // Incident files are mentioned when there are some.
+    let incidents = match incidents {
+        0 => String::new(),
+        n => format!("{}, ", counted(n, "incident")),
+    };
     let summary = format!(
-        "{}: {}, {}, {}",
+        "{}: {}, {incidents}{}, {}",
         config_ref.source(),
         counted(config_ref.services.len(), "service"),
         counted(pages, "page"),

@@ -12,8 +12,11 @@ use crate::output::site::{self, Site, SiteInfo};
 use crate::publish::Publisher;
 use crate::publish::hook::Hook;
 use crate::sense::host::HostSampler;
+use crate::sense::incidents::Written;
 use crate::sense::probe::{Outcome, Prober};
-use crate::snapshot::{Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, millis};
+use crate::snapshot::{
+    Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, WrittenIncident, millis,
+};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -58,6 +61,11 @@ pub struct Generator {
     /// The alert stage; `None` for a one-shot `build`, which must not page anyone (and would
     /// exit before a message went out).
     alerts: Option<Alerts>,
+    /// The incident files as last read (at start, on an edit in `incidents_dir`, on SIGHUP).
+    written: Arc<Written>,
+    /// What the incident pages and the services' feeds were last rendered from (see
+    /// `output::site::incidents::key`): they are rendered again only when it changes.
+    pages_key: Option<String>,
 }
 
 impl Generator {
@@ -84,6 +92,8 @@ impl Generator {
             clock: Default::default(),
             publisher: Arc::default(),
             alerts: None,
+            written: Arc::new(load_written(&config)),
+            pages_key: None,
             config,
         }
     }
@@ -145,6 +155,8 @@ impl Generator {
         let with_assets = !self.assets_published;
         let hook_failure = self.hook.as_ref().and_then(Hook::failure);
         let publisher = Arc::clone(&self.publisher);
+        let written = Arc::clone(&self.written);
+        let pages_key = self.pages_key.clone();
         let task = tokio::task::spawn_blocking(move || {
             let incidents = history.observe(&mut services, now);
             if history.save_due() {
@@ -171,27 +183,44 @@ impl Generator {
                 schema: SCHEMA,
                 generated_at: Utc::now(),
                 interval_seconds: interval,
-                overall: Snapshot::overall_of(&services),
+                overall: Status::Up,
                 host,
                 services,
                 incidents,
                 maintenance,
+                incidents_open: Vec::new(),
+                incidents_recent: Vec::new(),
                 errors,
             };
+            apply_written(&mut snapshot, &written);
+            let mut pages_key = pages_key;
             let failure = write_outputs(
                 &publisher,
                 &out_dir,
                 site.as_deref(),
                 &template_problems,
                 &site_info,
-                with_assets,
+                Extras {
+                    assets: with_assets,
+                    written: &written.incidents,
+                    generation: written.generation,
+                    pages_key: &mut pages_key,
+                },
                 &mut snapshot,
             );
-            (sampler, history, snapshot, before_render, failure)
+            (
+                sampler,
+                history,
+                snapshot,
+                before_render,
+                failure,
+                pages_key,
+            )
         });
         match task.await {
-            Ok((sampler, history, snapshot, before_render, failure)) => {
+            Ok((sampler, history, snapshot, before_render, failure, pages_key)) => {
                 let published = failure.is_none();
+                self.pages_key = pages_key;
                 self.host = sampler;
                 self.history = Some(history);
                 self.last = Some((snapshot.clone(), before_render));
@@ -223,6 +252,8 @@ impl Generator {
                         services: Vec::new(),
                         incidents: Vec::new(),
                         maintenance: Vec::new(),
+                        incidents_open: Vec::new(),
+                        incidents_recent: Vec::new(),
                         errors: vec![format!("the cycle failed: {e}")],
                     },
                     published: false,
@@ -253,6 +284,24 @@ impl Generator {
         self.assets_published = false;
     }
 
+    /// Reads `incidents_dir` again after an edit there (or a SIGHUP). A file that no longer
+    /// parses is reported (in `errors` and the log, from the next publish on) and left out; the
+    /// others publish.
+    pub fn reload_incidents(&mut self) {
+        let written = load_written(&self.config);
+        tracing::info!(
+            "incidents reloaded: {} open, {} in all, {} problem(s)",
+            written
+                .incidents
+                .iter()
+                .filter(|i| i.resolved.is_none())
+                .count(),
+            written.incidents.len(),
+            written.problems.len()
+        );
+        self.written = Arc::new(written);
+    }
+
     /// Takes a new configuration: services, host figures, maintenance, titles, templates. The
     /// probes start afresh; the history keeps every service still configured.
     pub fn reconfigure(&mut self, config: Arc<Config>) {
@@ -271,6 +320,8 @@ impl Generator {
         self.config = config;
         self.config_problem = None;
         self.reload_templates();
+        // The slugs they name, their URLs and the directory may have changed.
+        self.reload_incidents();
     }
 
     /// Notes that the config file on disk could not be used; the running config stays.
@@ -286,6 +337,9 @@ impl Generator {
         };
         snapshot.errors.truncate(before_render);
         snapshot.errors.extend(self.config_problem.clone());
+        let written = Arc::clone(&self.written);
+        apply_written(&mut snapshot, &written);
+        let mut pages_key = self.pages_key.clone();
         let site = self.site.clone();
         let problems = self.template_problems.clone();
         let site_info = self.site_info.clone();
@@ -298,14 +352,26 @@ impl Generator {
                 site.as_deref(),
                 &problems,
                 &site_info,
-                true,
+                Extras {
+                    assets: true,
+                    written: &written.incidents,
+                    generation: written.generation,
+                    pages_key: &mut pages_key,
+                },
                 &mut snapshot,
             )
             .is_none();
-            (snapshot, published)
+            (snapshot, published, pages_key)
         });
         match task.await {
-            Ok((snapshot, published)) => {
+            Ok((snapshot, published, pages_key)) => {
+                self.pages_key = pages_key;
+                // What a cycle starts from next time: the incidents as now read.
+                if let Some((last, _)) = self.last.as_mut() {
+                    last.incidents_open.clone_from(&snapshot.incidents_open);
+                    last.incidents_recent.clone_from(&snapshot.incidents_recent);
+                    last.overall = snapshot.overall;
+                }
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
                 if let Some(hook) = &mut self.hook {
@@ -340,6 +406,7 @@ impl Generator {
                         name: cfg.name.clone(),
                         slug: cfg.slug.clone(),
                         kind: cfg.kind(),
+                        group: cfg.group.clone(),
                         status: Status::Unknown,
                         latency_ms: None,
                         checked_at: None,
@@ -404,6 +471,25 @@ impl Generator {
     }
 }
 
+/// The incident files of this config: each checked against its service slugs, each page URL
+/// under `public_url` when it is set.
+fn load_written(config: &Config) -> Written {
+    let slugs: Vec<String> = config.services.iter().map(|s| s.slug.clone()).collect();
+    let base = SiteInfo::new(config).public_url;
+    crate::sense::incidents::load(&config.incidents_dir, &slugs, &base)
+}
+
+/// Puts the written incidents into a snapshot made without them: the open and recent ones as
+/// of its `generated_at`, `overall` raised by the open ones, and each file's problem in
+/// `errors` (after those of the cycle, so a re-render can swap them).
+fn apply_written(snapshot: &mut Snapshot, written: &Written) {
+    let (open, recent) = written.at(snapshot.generated_at);
+    snapshot.incidents_open = open;
+    snapshot.incidents_recent = recent;
+    snapshot.overall = snapshot.overall_with_incidents();
+    snapshot.errors.extend(written.problems.iter().cloned());
+}
+
 /// The history for this config's services, from `state_dir` (or fresh). A file larger than
 /// such a history can be is not read (see `history::load_limit`).
 fn load_history(config: &Config) -> History {
@@ -419,6 +505,7 @@ fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
         name: cfg.name.clone(),
         slug: cfg.slug.clone(),
         kind: cfg.kind(),
+        group: cfg.group.clone(),
         status: o.status,
         latency_ms: o.latency.map(millis),
         checked_at: Some(o.checked_at),
@@ -441,10 +528,21 @@ fn write_outputs(
     site: Option<&Site>,
     template_problems: &[String],
     site_info: &SiteInfo,
-    with_assets: bool,
+    extras: Extras<'_>,
     snapshot: &mut Snapshot,
 ) -> Option<String> {
+    let Extras {
+        assets: with_assets,
+        written,
+        generation,
+        pages_key,
+    } = extras;
     let mut first: Option<String> = None;
+    // The incident pages and the services' feeds: only when what they show changed (or
+    // everything is being written afresh).
+    let key = crate::output::site::incidents::key(snapshot, generation);
+    let due = with_assets || pages_key.as_deref() != Some(key.as_str());
+    let errors_before = snapshot.errors.len();
     let mut fail = |snapshot: &mut Snapshot, message: String| {
         first.get_or_insert_with(|| message.clone());
         snapshot.errors.push(message);
@@ -493,13 +591,18 @@ fn write_outputs(
                             fail(snapshot, e);
                         }
                     }
+                    if due {
+                        write_incident_pages(publisher, out_dir, site, &ctx, snapshot, written)
+                            .into_iter()
+                            .for_each(|e| fail(snapshot, e));
+                    }
                 }
             }
         }
     }
     // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
     let before = snapshot.errors.len();
-    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets) {
+    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets, due) {
         let theirs = snapshot.errors.get(before).cloned();
         first = first
             .or(theirs)
@@ -514,5 +617,53 @@ fn write_outputs(
         first.get_or_insert_with(|| message.clone());
         snapshot.errors.push(message);
     }
+    // A failure anywhere is tried again next cycle: the key is kept only after a clean write.
+    if due && snapshot.errors.len() == errors_before && first.is_none() {
+        *pages_key = Some(key);
+    }
     first
+}
+
+/// What a publish writes besides the pages of every cycle.
+struct Extras<'a> {
+    /// The assets: on the first publish and after the templates changed. Everything below is
+    /// written then too.
+    assets: bool,
+    /// Every written incident, for their pages and `history.html`.
+    written: &'a [WrittenIncident],
+    /// Which read of the incident files that is ([`Written::generation`]).
+    generation: u64,
+    /// What the incident pages and the services' feeds were last written from; they are
+    /// written when it differs, and it is updated after a clean publish.
+    pages_key: &'a mut Option<String>,
+}
+
+/// `history.html` and each `incidents/<slug>.html`, and the pages of incidents whose files are
+/// gone removed. Returns what failed; the last good file of each stays.
+fn write_incident_pages(
+    publisher: &Publisher,
+    out_dir: &std::path::Path,
+    site: &Site,
+    ctx: &tera::Context,
+    snapshot: &Snapshot,
+    written: &[WrittenIncident],
+) -> Vec<String> {
+    use crate::output::site::incidents;
+    let mut failures = Vec::new();
+    for (name, html) in incidents::render(site, ctx, snapshot, written) {
+        let done = html.and_then(|html| {
+            publisher
+                .write_if_changed_with_gz(out_dir, &name, html.as_bytes())
+                .map(drop)
+                .map_err(|e| format!("{e:#}"))
+        });
+        if let Err(e) = done {
+            failures.push(format!("{e}; the last good {name} stays"));
+        }
+    }
+    let keep = |stem: &str| written.iter().any(|i| i.slug == stem);
+    if let Err(e) = incidents::prune(out_dir, "incidents", ".html", keep) {
+        failures.push(e);
+    }
+    failures
 }

@@ -67,18 +67,8 @@ impl Running {
                     }
                     // Recompiles the templates too, so a template edit in the same change is in.
                     self.generator.reconfigure(Arc::clone(&new));
-                    if !self
-                        .watch
-                        .covers(watched_file(&new).as_deref(), new.templates_dir.as_deref())
-                    {
-                        let fresh = Watch::start(
-                            watched_file(&new).as_deref(),
-                            new.templates_dir.as_deref(),
-                        );
-                        // An edit already seen by the old watch but not applied yet is kept.
-                        self.watch = self.watch.hand_over(fresh);
-                    }
                     self.config = new;
+                    self.rewatch();
                     // New services want a probe now, not at the next tick.
                     self.ticker.reset_immediately();
                     return;
@@ -90,7 +80,26 @@ impl Running {
         if change.templates {
             self.generator.reload_templates();
         }
+        if change.incidents {
+            self.generator.reload_incidents();
+            // The directory may have been made (or removed) since the watch started.
+            self.rewatch();
+        }
         self.generator.republish().await;
+    }
+
+    /// Starts a new watch when the config moved what is watched, or `incidents_dir` appeared.
+    fn rewatch(&mut self) {
+        let (file, templates) = (watched_file(&self.config), &self.config.templates_dir);
+        let incidents = Some(self.config.incidents_dir.as_path());
+        if !self
+            .watch
+            .covers(file.as_deref(), templates.as_deref(), incidents)
+        {
+            let fresh = Watch::start(file.as_deref(), templates.as_deref(), incidents);
+            // An edit already seen by the old watch but not applied yet is kept.
+            self.watch = self.watch.hand_over(fresh);
+        }
     }
 }
 
@@ -139,6 +148,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
         watch: Watch::start(
             watched_file(&config).as_deref(),
             config.templates_dir.as_deref(),
+            Some(&config.incidents_dir),
         ),
         ticker: new_ticker(config.interval),
         task_api,
@@ -151,8 +161,14 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
             biased;
             event = events_rx.recv() => match event {
                 Some(Event::Reload) => {
-                    tracing::info!("SIGHUP received: reloading the config and templates");
-                    running.apply(Change { config: true, templates: true }).await;
+                    tracing::info!("SIGHUP received: reloading the config, templates and incidents");
+                    running
+                        .apply(Change {
+                            config: true,
+                            templates: true,
+                            incidents: true,
+                        })
+                        .await;
                     continue;
                 }
                 Some(Event::Stop(name)) => {

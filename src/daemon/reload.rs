@@ -1,4 +1,5 @@
-//! Watching the config file and `templates_dir` so an edit is live without a restart.
+//! Watching the config file, `templates_dir` and `incidents_dir` so an edit is live without a
+//! restart.
 //!
 //! notify (inotify on Linux) reports file events on its own thread; they are sorted into
 //! [`Change`]s and handed to the daemon's loop through a channel. The loop debounces them: an
@@ -22,17 +23,20 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 /// How long the loop waits for more events after the first before acting.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// What changed, after debouncing: either or both.
+/// What changed, after debouncing: any of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Change {
     pub config: bool,
     pub templates: bool,
+    /// A file in `incidents_dir` was written, added or removed.
+    pub incidents: bool,
 }
 
 impl Change {
     fn merge(&mut self, other: Change) {
         self.config |= other.config;
         self.templates |= other.templates;
+        self.incidents |= other.incidents;
     }
 }
 
@@ -42,25 +46,44 @@ pub struct Watch {
     rx: UnboundedReceiver<Change>,
     config_file: Option<PathBuf>,
     templates_dir: Option<PathBuf>,
+    /// `incidents_dir`, and whether it existed (so was watched) when the watch started: one
+    /// made later is watched from the change that shows it (see [`Watch::covers`]).
+    incidents_dir: Option<(PathBuf, bool)>,
     /// Seen, not yet handed out: the change so far and when it counts as quiet.
     pending: Option<(Change, tokio::time::Instant)>,
 }
 
 impl Watch {
-    /// Watches `config_file` (if any) and `templates_dir` (if any). A watch that cannot be set
-    /// up is logged and skipped: the daemon works without hot reload, just as before.
-    pub fn start(config_file: Option<&Path>, templates_dir: Option<&Path>) -> Watch {
+    /// Watches `config_file` (if any), `templates_dir` (if any) and `incidents_dir` (if any;
+    /// while it does not exist, its parent, to see it made). A watch that cannot be set up is
+    /// logged and skipped: the daemon works without hot reload, just as before.
+    pub fn start(
+        config_file: Option<&Path>,
+        templates_dir: Option<&Path>,
+        incidents_dir: Option<&Path>,
+    ) -> Watch {
         let (tx, rx) = unbounded_channel();
         let config_file = config_file.map(absolute);
         let templates_dir = templates_dir.map(absolute);
-        let watcher = watcher(config_file.clone(), templates_dir.clone(), tx)
-            .inspect_err(|e| tracing::warn!("hot reload is off: {e}"))
-            .ok();
+        let incidents_dir = incidents_dir.map(|d| {
+            let d = absolute(d);
+            let exists = d.is_dir();
+            (d, exists)
+        });
+        let watcher = watcher(
+            config_file.clone(),
+            templates_dir.clone(),
+            incidents_dir.clone(),
+            tx,
+        )
+        .inspect_err(|e| tracing::warn!("hot reload is off: {e}"))
+        .ok();
         Watch {
             _watcher: watcher,
             rx,
             config_file,
             templates_dir,
+            incidents_dir,
             pending: None,
         }
     }
@@ -74,11 +97,22 @@ impl Watch {
         fresh
     }
 
-    /// Whether this watch covers these paths (after a config reload moved `templates_dir`, the
-    /// daemon starts a new one).
-    pub fn covers(&self, config_file: Option<&Path>, templates_dir: Option<&Path>) -> bool {
+    /// Whether this watch covers these paths (after a config reload moved `templates_dir`, or
+    /// `incidents_dir` was made since the watch started, the daemon starts a new one).
+    pub fn covers(
+        &self,
+        config_file: Option<&Path>,
+        templates_dir: Option<&Path>,
+        incidents_dir: Option<&Path>,
+    ) -> bool {
+        let incidents = incidents_dir.map(|d| {
+            let d = absolute(d);
+            let exists = d.is_dir();
+            (d, exists)
+        });
         self.config_file == config_file.map(absolute)
             && self.templates_dir == templates_dir.map(absolute)
+            && self.incidents_dir == incidents
     }
 
     /// The next change, once no more events have come for [`DEBOUNCE`]. Pending forever when
@@ -118,9 +152,11 @@ fn absolute(p: &Path) -> PathBuf {
 fn watcher(
     config_file: Option<PathBuf>,
     templates_dir: Option<PathBuf>,
+    incidents_dir: Option<(PathBuf, bool)>,
     tx: UnboundedSender<Change>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let (file, dir) = (config_file.clone(), templates_dir.clone());
+    let incidents = incidents_dir.as_ref().map(|(d, _)| d.clone());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         // Reads and opens change nothing; a finished write (close-write) is reported as access.
@@ -132,6 +168,11 @@ fn watcher(
         for path in &event.paths {
             if file.as_deref() == Some(path.as_path()) {
                 change.config = true;
+            } else if let Some(incidents) = &incidents
+                && path.starts_with(incidents)
+                && !is_scratch(path)
+            {
+                change.incidents = true;
             } else if let Some(dir) = &dir
                 && path.starts_with(dir)
                 && !is_scratch(path)
@@ -148,6 +189,17 @@ fn watcher(
     }
     if let Some(dir) = &templates_dir {
         watcher.watch(dir, RecursiveMode::Recursive)?;
+    }
+    match &incidents_dir {
+        Some((dir, true)) => watcher.watch(dir, RecursiveMode::NonRecursive)?,
+        // Not there yet: its parent tells when it is made (already watched when it is the
+        // config file's directory; watching it twice is harmless).
+        Some((dir, false)) => {
+            if let Some(parent) = dir.parent().filter(|p| p.is_dir()) {
+                watcher.watch(parent, RecursiveMode::NonRecursive)?;
+            }
+        }
+        None => {}
     }
     Ok(watcher)
 }
@@ -173,8 +225,8 @@ mod tests {
         let templates = dir.path().join("templates");
         std::fs::create_dir(&templates).unwrap();
         std::fs::write(&config, "title = \"a\"\n").unwrap();
-        let mut watch = Watch::start(Some(&config), Some(&templates));
-        assert!(watch.covers(Some(&config), Some(&templates)));
+        let mut watch = Watch::start(Some(&config), Some(&templates), None);
+        assert!(watch.covers(Some(&config), Some(&templates), None));
 
         // A save by rename, as editors do, then a burst of template writes.
         std::fs::write(dir.path().join("new.toml"), "title = \"b\"\n").unwrap();
@@ -189,7 +241,8 @@ mod tests {
             change,
             Change {
                 config: true,
-                templates: true
+                templates: true,
+                incidents: false,
             }
         );
         // The burst was one change: nothing more is waiting.
@@ -216,7 +269,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("cortex-status.toml");
         std::fs::write(&config, "title = \"a\"\n").unwrap();
-        let mut watch = Watch::start(Some(&config), None);
+        let mut watch = Watch::start(Some(&config), None, None);
         std::fs::write(&config, "title = \"b\"\n").unwrap();
         // Poll `next` in slices shorter than the debounce, as a 100 ms ticker would.
         let mut got = None;
@@ -231,7 +284,8 @@ mod tests {
             got,
             Some(Change {
                 config: true,
-                templates: false
+                templates: false,
+                incidents: false,
             })
         );
     }

@@ -12,6 +12,7 @@ fn service(slug: &str, status: Status, latency: Option<f64>, at: DateTime<Utc>) 
         name: slug.into(),
         slug: slug.into(),
         kind: Kind::Http,
+        group: None,
         status,
         latency_ms: latency,
         checked_at: Some(at),

@@ -23,60 +23,189 @@
 use crate::output::site::SiteInfo;
 use crate::output::site::filters::duration_words;
 use crate::output::xml::escape;
-use crate::snapshot::{Incident, MaintenanceWindow, Snapshot, format_time};
+use crate::snapshot::{
+    Incident, MaintenanceWindow, Service, Snapshot, WrittenIncident, format_time,
+};
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
 /// The feed for `snapshot`; the same snapshot contents give the same bytes.
 pub fn feed(snapshot: &Snapshot, site: &SiteInfo) -> String {
+    render(snapshot, site, None)
+}
+
+/// `feeds/<slug>.xml`: the same, for one service: its status changes, the maintenance windows
+/// and the written incidents that name it. Relative links climb out of `feeds/`.
+pub fn service_feed(snapshot: &Snapshot, site: &SiteInfo, service: &Service) -> String {
+    render(snapshot, site, Some(service))
+}
+
+fn render(snapshot: &Snapshot, site: &SiteInfo, only: Option<&Service>) -> String {
     let ids = Ids::new(snapshot, site);
     let base = site.public_url.as_str();
-    let home = if base.is_empty() { "./" } else { base };
-    let maintenance = snapshot.maintenance.iter().map(|m| (m.start, m));
+    // What relative links to the site's files start with, from where the feed sits.
+    let root = match (base.is_empty(), only) {
+        (false, _) => base,
+        (true, None) => "",
+        (true, Some(_)) => "../",
+    };
+    let home = if root.is_empty() { "./" } else { root };
+    let concerns = |slug: &str| only.is_none_or(|s| s.slug == slug);
+    let maintenance: Vec<&MaintenanceWindow> = snapshot
+        .maintenance
+        .iter()
+        .filter(|m| only.is_none_or(|s| m.services.contains(&s.slug)))
+        .collect();
+    let incidents: Vec<&Incident> = snapshot
+        .incidents
+        .iter()
+        .filter(|i| concerns(&i.service))
+        .collect();
+    let written: Vec<&WrittenIncident> = snapshot
+        .incidents_open
+        .iter()
+        .chain(&snapshot.incidents_recent)
+        .filter(|w| only.is_none_or(|s| w.services.contains(&s.slug)))
+        .collect();
     let now = snapshot.generated_at;
     let watched_since = snapshot
         .services
         .iter()
+        .filter(|s| concerns(&s.slug))
         .filter_map(|s| s.observed_since)
         .min();
-    let updated = snapshot
-        .incidents
+    let updated = incidents
         .iter()
-        .map(incident_updated)
-        .chain(maintenance.map(|(t, _)| t))
+        .map(|i| incident_updated(i))
+        .chain(maintenance.iter().map(|m| m.start))
+        .chain(written.iter().map(|w| written_updated(w)))
         .filter(|t| *t <= now)
         .max()
         .or(watched_since)
         .unwrap_or(now)
         .min(now);
 
-    let mut out = String::with_capacity(1024 + 700 * snapshot.incidents.len());
+    let mut out = String::with_capacity(1024 + 700 * incidents.len());
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     out.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
-    let title = escape(&site.title);
+    let title = match only {
+        None => escape(&site.title),
+        Some(s) => escape(&format!("{}: {}", site.title, s.name))
+            .into_owned()
+            .into(),
+    };
+    let (id, self_href) = match only {
+        None => (ids.feed(), format!("{root}feed.xml")),
+        Some(s) => (
+            ids.service_feed(&s.slug),
+            format!("{root}feeds/{}.xml", s.slug),
+        ),
+    };
     let _ = write!(
         out,
-        "  <title>{title}</title>\n  <subtitle>Status changes and maintenance windows</subtitle>\n  \
-         <id>{id}</id>\n  <updated>{updated}</updated>\n  <author><name>{title}</name></author>\n  \
+        "  <title>{title}</title>\n  <subtitle>Status changes, incidents and maintenance windows</subtitle>\n  \
+         <id>{id}</id>\n  <updated>{updated}</updated>\n  <author><name>{author}</name></author>\n  \
          <generator version=\"{version}\">cortex-status</generator>\n  \
          <link rel=\"self\" type=\"application/atom+xml\" href=\"{self_href}\"/>\n  \
          <link rel=\"alternate\" type=\"text/html\" href=\"{home}\"/>\n  \
-         <icon>{base}assets/favicon.svg</icon>\n",
-        id = ids.feed(),
+         <icon>{root}assets/favicon.svg</icon>\n",
         updated = format_time(&updated),
+        author = escape(&site.title),
         version = escape(site.version),
-        self_href = escape(&format!("{base}feed.xml")),
+        self_href = escape(&self_href),
         home = escape(home),
-        base = escape(base),
+        root = escape(root),
     );
-    for m in &snapshot.maintenance {
+    for w in &written {
+        written_entries(&mut out, snapshot, w, &ids, root);
+    }
+    for m in maintenance {
         maintenance_entry(&mut out, snapshot, m, &ids, home);
     }
-    for i in &snapshot.incidents {
+    for i in incidents {
         incident_entry(&mut out, snapshot, i, &ids, home);
     }
     out.push_str("</feed>\n");
     out
+}
+
+/// When a written incident's entry last changed: its newest update, or its resolution.
+fn written_updated(w: &WrittenIncident) -> DateTime<Utc> {
+    w.updates
+        .iter()
+        .map(|u| u.at)
+        .chain(w.resolved)
+        .chain([w.started])
+        .max()
+        .unwrap_or(w.started)
+}
+
+/// A written incident as one entry that says what it is and how it stands, then one entry per
+/// update with its HTML, so a reader sees each update arrive. Nothing in them moves with the
+/// clock (no duration while open), so the feed's bytes stay still between edits.
+fn written_entries(
+    out: &mut String,
+    snapshot: &Snapshot,
+    w: &WrittenIncident,
+    ids: &Ids,
+    root: &str,
+) {
+    let link = if w.url.contains("://") {
+        escape(&w.url).into_owned()
+    } else {
+        escape(&format!("{root}{}", w.url)).into_owned()
+    };
+    let title = escape(&w.title);
+    let names = w
+        .services
+        .iter()
+        .map(|slug| service_name(snapshot, slug))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut text = format!("{}: {}.", w.severity.as_str(), w.title);
+    if !names.is_empty() {
+        let _ = write!(text, " Affects {names}.");
+    }
+    match w.resolved {
+        Some(end) => {
+            let _ = write!(
+                text,
+                " Resolved: from {} to {} ({}).",
+                words_time(&w.started),
+                words_time(&end),
+                duration_words(w.duration_seconds)
+            );
+        }
+        None => {
+            let _ = write!(text, " Open since {}.", words_time(&w.started));
+        }
+    }
+    let _ = write!(
+        out,
+        "  <entry>\n    <id>{id}</id>\n    <title>{title}</title>\n    <updated>{updated}</updated>\n    \
+         <published>{started}</published>\n    <category term=\"{severity}\"/>\n    \
+         <link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\n    \
+         <content type=\"text\">{text}</content>\n  </entry>\n",
+        id = ids.written(&w.slug, None),
+        updated = format_time(&written_updated(w)),
+        started = format_time(&w.started),
+        severity = w.severity.as_str(),
+        text = escape(&text),
+    );
+    for u in &w.updates {
+        let at = format_time(&u.at);
+        let _ = write!(
+            out,
+            "  <entry>\n    <id>{id}</id>\n    <title>{title}: {kind}</title>\n    <updated>{at}</updated>\n    \
+             <published>{at}</published>\n    <category term=\"{term}\"/>\n    \
+             <link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\n    \
+             <content type=\"html\">{html}</content>\n  </entry>\n",
+            id = ids.written(&w.slug, Some(&at)),
+            kind = u.kind.label(),
+            term = u.kind.as_str(),
+            html = escape(&u.html),
+        );
+    }
 }
 
 /// When an incident's entry last changed: its end once it has one.
@@ -251,6 +380,22 @@ impl Ids {
         }
     }
 
+    /// A service's own feed.
+    fn service_feed(&self, slug: &str) -> String {
+        match self.prefix.strip_suffix("feed.xml#") {
+            Some(base) => format!("{base}feeds/{slug}.xml"),
+            None => format!("{}feed-{slug}", self.prefix),
+        }
+    }
+
+    /// A written incident (`at`: `None`) or one of its updates (`at`: its time).
+    fn written(&self, slug: &str, at: Option<&str>) -> String {
+        match at {
+            None => format!("{}written-{slug}", self.prefix),
+            Some(at) => format!("{}written-{slug}-{at}", self.prefix),
+        }
+    }
+
     fn maintenance(&self, m: &MaintenanceWindow) -> String {
         format!(
             "{}maintenance-{}-{}",
@@ -296,7 +441,11 @@ mod tests {
         assert!(xml.contains("<id>https://status.example.net/feed.xml</id>"));
         assert!(xml.contains("rel=\"self\" type=\"application/atom+xml\" href=\"https://status.example.net/feed.xml\""));
         assert!(xml.contains("href=\"https://status.example.net/#service-database\""));
-        assert_eq!(xml.matches("<entry>").count(), 4, "2 windows + 2 incidents");
+        assert_eq!(
+            xml.matches("<entry>").count(),
+            6,
+            "2 windows + 2 incidents + a written incident and its update"
+        );
         for href in between(&xml, "href=\"", "\"") {
             assert!(href.starts_with("https://status.example.net/"), "{href}");
         }
@@ -356,7 +505,7 @@ mod tests {
         for id in between(&before, "<id>", "</id>") {
             assert!(after.contains(&format!("<id>{id}</id>")), "{id} is gone");
         }
-        assert_eq!(after.matches("<entry>").count(), 5);
+        assert_eq!(after.matches("<entry>").count(), 7);
         assert!(after.contains("cannot connect. This lasted 1m, until 2026-11-24 10:01:00 UTC."));
     }
 
@@ -371,6 +520,7 @@ mod tests {
             "2026-11-24T10:00:00Z"
         );
         s.incidents.clear();
+        s.incidents_open.clear();
         let xml = feed(&s, &site(""));
         assert_eq!(
             between(&xml, "<updated>", "</updated>")[0],
@@ -403,6 +553,48 @@ mod tests {
             between(&xml, "<updated>", "</updated>")[0],
             "2026-11-24T10:00:00Z"
         );
+    }
+
+    #[test]
+    fn a_written_incident_is_an_entry_and_so_is_each_update() {
+        let s = crate::snapshot::example();
+        let xml = feed(&s, &site(""));
+        assert!(
+            xml.contains("<id>urn:cortex-status:cortex:written-2026-11-24-database-failover</id>")
+        );
+        assert!(xml.contains("<title>Database &lt;failover&gt;</title>"));
+        assert!(xml.contains("<title>Database &lt;failover&gt;: Identified</title>"));
+        assert!(xml.contains(
+            "<content type=\"html\">&lt;p&gt;The primary lost its &lt;strong&gt;disk&lt;/strong&gt;.&lt;/p&gt;"
+        ));
+        assert!(xml.contains("href=\"incidents/2026-11-24-database-failover.html\""));
+        assert!(xml.contains("Open since 2026-11-24 09:50:00 UTC."), "{xml}");
+    }
+
+    #[test]
+    fn a_service_feed_has_what_concerns_it_and_links_out_of_its_folder() {
+        let s = crate::snapshot::example();
+        let db = s.services.iter().find(|x| x.slug == "database").unwrap();
+        let xml = service_feed(&s, &site(""), db);
+        assert!(xml.contains("<title>Cortex &lt;Status&gt; &amp; co: Database</title>"));
+        assert!(xml.contains("<id>urn:cortex-status:cortex:feed-database</id>"));
+        assert!(xml.contains("href=\"../feeds/database.xml\""));
+        assert!(xml.contains("href=\"../incidents/2026-11-24-database-failover.html\""));
+        assert!(xml.contains("href=\"../#service-database\""));
+        assert!(
+            xml.contains("Database &lt;upgrade&gt;"),
+            "its maintenance window"
+        );
+        assert!(
+            !xml.contains("Web &lt;shop&gt;"),
+            "another service's incident"
+        );
+        assert!(!xml.contains("mail"), "another service's window");
+        let xml = service_feed(&s, &site("https://status.example.net/"), db);
+        assert!(xml.contains("<id>https://status.example.net/feeds/database.xml</id>"));
+        let web = s.services.iter().find(|x| x.slug == "web-shop").unwrap();
+        let xml = service_feed(&s, &site(""), web);
+        assert!(!xml.contains("failover"), "{xml}");
     }
 
     #[test]

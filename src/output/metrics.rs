@@ -4,8 +4,8 @@
 //! disagree. Every family is a gauge (the snapshot holds states and levels, not counts), has
 //! `# HELP` and `# TYPE`, and is left out entirely when it would have no sample: host figures
 //! hidden by `[host] public`, an uptime window with no counted check (`null` in the JSON),
-//! a latency that was not measured. Services are labelled `service` (the slug, stable) and
-//! `name` (as configured, for people). `scripts/test` checks the output with `promtool`.
+//! a latency that was not measured. Services are labelled `service` (the slug, stable),
+//! `name` (as configured, for people) and `group` (when configured). `scripts/test` checks the output with `promtool`.
 //!
 //! Written by hand rather than with a client library: there is no registry to keep and no
 //! endpoint to serve, only a file printed once a cycle.
@@ -67,9 +67,19 @@ pub fn metrics(snapshot: &Snapshot, site: &SiteInfo) -> String {
         .services
         .iter()
         .map(|s| {
+            // And its group, when it has one (an empty label is no label to Prometheus).
+            let group = s
+                .group
+                .as_deref()
+                .map(|g| format!(",{}", label("group", g)))
+                .unwrap_or_default();
             (
                 s,
-                format!("{},{}", label("service", &s.slug), label("name", &s.name)),
+                format!(
+                    "{},{}{group}",
+                    label("service", &s.slug),
+                    label("name", &s.name)
+                ),
             )
         })
         .collect();
@@ -382,20 +392,20 @@ mod tests {
         let status = lines_of(&text, "cortex_status_service_status");
         assert_eq!(status.len(), 5 * 5);
         assert!(status.contains(
-            &"cortex_status_service_status{service=\"database\",name=\"Database\",status=\"down\"} 1"
+            &"cortex_status_service_status{service=\"database\",name=\"Database\",group=\"Backend\",status=\"down\"} 1"
         ));
         assert!(status.contains(
-            &"cortex_status_service_status{service=\"database\",name=\"Database\",status=\"up\"} 0"
+            &"cortex_status_service_status{service=\"database\",name=\"Database\",group=\"Backend\",status=\"up\"} 0"
         ));
         assert_eq!(status.iter().filter(|l| l.ends_with(" 1")).count(), 5);
         assert!(text.contains(
             "cortex_status_service_up{service=\"web-shop\",name=\"Web <shop>\",kind=\"http\"} 1\n"
         ));
         assert!(text.contains(
-            "cortex_status_service_up{service=\"database\",name=\"Database\",kind=\"http\"} 0\n"
+            "cortex_status_service_up{service=\"database\",name=\"Database\",group=\"Backend\",kind=\"http\"} 0\n"
         ));
         assert!(text.contains(
-            "cortex_status_service_latency_seconds{service=\"symbiont-api\",name=\"Symbiont API\"} 0.0032\n"
+            "cortex_status_service_latency_seconds{service=\"symbiont-api\",name=\"Symbiont API\",group=\"Backend\"} 0.0032\n"
         ));
         assert!(text.contains(
             "cortex_status_service_checked_timestamp_seconds{service=\"mail\",name=\"Mail\"} 1795514400\n"

@@ -33,18 +33,35 @@ use std::path::Path;
 
 /// Writes them all into `out_dir`; a failure goes into the snapshot's `errors` and the old file
 /// stays. `prune` also removes the badges of services no longer configured (worth a directory
-/// listing on the first cycle, not on every one). Returns whether everything was written.
+/// listing on the first cycle, not on every one). `feeds` writes each service's
+/// `feeds/<slug>.xml` (and removes those of services gone): asked for only when an incident,
+/// a maintenance window or the services changed, since with many services they cost more
+/// than everything else here. Returns whether everything was written.
 pub fn write(
     publisher: &Publisher,
     out_dir: &Path,
     site: &SiteInfo,
     snapshot: &mut Snapshot,
     prune: bool,
+    feeds: bool,
 ) -> bool {
     let mut errors = Vec::new();
     let feed = atom::feed(snapshot, site);
     if let Err(e) = publisher.write_if_changed_with_gz(out_dir, "feed.xml", feed.as_bytes()) {
         errors.push(format!("{e:#}"));
+    }
+    if feeds {
+        for s in &snapshot.services {
+            let xml = atom::service_feed(snapshot, site, s);
+            let name = format!("feeds/{}.xml", s.slug);
+            if let Err(e) = publisher.write_if_changed_with_gz(out_dir, &name, xml.as_bytes()) {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        let keep = |stem: &str| snapshot.services.iter().any(|s| s.slug == stem);
+        if let Err(e) = site::incidents::prune(out_dir, "feeds", ".xml", keep) {
+            errors.push(e);
+        }
     }
     for (name, bytes) in badges::files(snapshot) {
         if let Err(e) = publisher.write_if_changed_with_gz(out_dir, &name, &bytes) {

@@ -1,6 +1,7 @@
 //! Stage 1, sense: what the machine and its services look like right now.
 //!
-//! It owns the host sampler ([`host`]: CPU, memory, disks, load) and the service probes
+//! It owns the incidents people write ([`incidents`]: markdown files in `incidents_dir`), the
+//! host sampler ([`host`]: CPU, memory, disks, load) and the service probes
 //! ([`probe`]: http, tcp, systemd, and a peer's `status.json` feed). It takes the validated
 //! config and hands on raw observations: a `snapshot::Host` and one `probe::Outcome` per
 //! service. It knows nothing of history, outputs or files: turning observations into the
@@ -9,4 +10,5 @@
 //! passes `redact` before it leaves.
 
 pub mod host;
+pub mod incidents;
 pub mod probe;

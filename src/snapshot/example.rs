@@ -15,6 +15,8 @@ pub fn example() -> Snapshot {
         name: name.into(),
         slug: crate::snapshot::slugify(name),
         kind: Kind::Http,
+        // Two in a group, the rest without: the page's both ways of listing.
+        group: matches!(name, "Symbiont API" | "Database").then(|| "Backend".to_string()),
         status,
         latency_ms: latency,
         checked_at: Some(at),
@@ -149,6 +151,23 @@ pub fn example() -> Snapshot {
                 active: false,
             },
         ],
+        incidents_open: vec![WrittenIncident {
+            slug: "2026-11-24-database-failover".into(),
+            title: "Database <failover>".into(),
+            severity: Severity::Degraded,
+            services: vec!["database".into(), "gone".into()],
+            started: at - chrono::Duration::minutes(10),
+            resolved: None,
+            duration_seconds: 600,
+            url: "incidents/2026-11-24-database-failover.html".into(),
+            updates: vec![IncidentUpdate {
+                at: at - chrono::Duration::minutes(5),
+                kind: UpdateKind::Identified,
+                text: "The primary lost its **disk**.".into(),
+                html: "<p>The primary lost its <strong>disk</strong>.</p>\n".into(),
+            }],
+        }],
+        incidents_recent: Vec::new(),
         errors: vec![
             crate::snapshot::missing_disk_error("/data"),
             "on_publish: exited with status 1".into(),

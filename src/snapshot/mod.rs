@@ -8,8 +8,10 @@
 //! [`SCHEMA`].
 
 mod example;
+mod written;
 
 pub use example::example;
+pub use written::{IncidentUpdate, Severity, UpdateKind, WrittenIncident};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -94,12 +96,29 @@ pub struct Snapshot {
     /// left out.
     #[serde(default)]
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Incidents written by people (`incidents_dir`) that are not resolved, newest first.
+    #[serde(default)]
+    pub incidents_open: Vec<WrittenIncident>,
+    /// Written incidents resolved in the last two weeks, newest resolution first (at most ten;
+    /// `history.html` lists them all).
+    #[serde(default)]
+    pub incidents_recent: Vec<WrittenIncident>,
     /// What went wrong in this cycle that is not a service's status: a template that failed to
     /// render, a disk that could not be read, a file that could not be written.
     pub errors: Vec<String>,
 }
 
 impl Snapshot {
+    /// `overall` with the open written incidents counted: at least the worst one's severity (a
+    /// person can declare an outage the probes cannot see).
+    pub fn overall_with_incidents(&self) -> Status {
+        let written = self
+            .incidents_open
+            .iter()
+            .filter_map(|i| i.severity.status());
+        Snapshot::overall_of(&self.services).max(written.max().unwrap_or(Status::Up))
+    }
+
     /// The worst status among services; a host with no services is `up` (it is generating).
     pub fn overall_of(services: &[Service]) -> Status {
         services
@@ -155,6 +174,9 @@ pub struct Service {
     pub name: String,
     pub slug: String,
     pub kind: Kind,
+    /// The `group` it is listed under on the page; `null` for none.
+    #[serde(default)]
+    pub group: Option<String>,
     pub status: Status,
     /// Time to the answer (HTTP headers, TCP connect, the feed's headers), in ms to 0.1.
     pub latency_ms: Option<f64>,
@@ -359,6 +381,7 @@ mod tests {
             name: "a".into(),
             slug: "a".into(),
             kind: Kind::Http,
+            group: None,
             status,
             latency_ms: None,
             checked_at: None,

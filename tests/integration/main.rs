@@ -21,6 +21,7 @@ mod history;
 mod alerts;
 mod browser;
 mod feeds;
+mod incidents;
 mod pages;
 
 // publish/: the on_publish hook.

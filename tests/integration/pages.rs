@@ -32,7 +32,7 @@ fn custom_pages_are_published_linked_and_a_broken_one_keeps_its_last_good_file()
     );
     assert!(read(&site, "host.html").contains("<h1>Host details</h1>"));
     assert!(read(&site, "notes.html").contains("<p>v1 up</p>"));
-    let nav = "<a href=\"index.html\">Status</a> <a href=\"host.html\">Host details</a> <a href=\"notes.html\">Notes</a> <a href=\"tasks.html\">Tasks</a>";
+    let nav = "<a href=\"index.html\">Status</a> <a href=\"history.html\">History</a> <a href=\"host.html\">Host details</a> <a href=\"notes.html\">Notes</a> <a href=\"tasks.html\">Tasks</a>";
     assert!(read(&site, "index.html").contains(nav));
     assert!(read(&site, "notes.html").contains(nav));
 

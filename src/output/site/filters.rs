@@ -192,6 +192,8 @@ fn icon(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
         Some("degraded") => "▲",
         Some("down") => "✕",
         Some("maintenance") => "◆",
+        // A written incident's severity that is not a status.
+        Some("notice") => "ℹ",
         _ => "?",
     };
     Ok(Value::String(symbol.into()))

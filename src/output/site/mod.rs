@@ -9,6 +9,7 @@
 
 mod charts;
 pub mod filters;
+pub mod incidents;
 mod load;
 pub mod templates;
 #[cfg(test)]
@@ -16,7 +17,7 @@ mod tests;
 
 pub use load::{Output, Site};
 
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Service, Snapshot, Status};
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -123,7 +124,59 @@ pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera:
         .filter(|e| !missing.contains(e))
         .collect();
     ctx.insert("page_errors", &page_errors);
+    // Pages one folder down (incidents/) set it to "../"; links to the site's files start with
+    // it. Ours, never outside text: templates print it `| safe` (tera would escape the `/`).
+    ctx.insert("root", "");
+    ctx.insert("groups", &groups(&snapshot.services));
     Ok(ctx)
+}
+
+/// A run of the services list under one `group` heading (or none), and how it fares: the page
+/// folds it into a `<details>`, open while a member is not up.
+#[derive(Debug, Serialize)]
+pub struct Group<'a> {
+    /// `None` for the services without a group (listed without a heading).
+    pub name: Option<&'a str>,
+    /// For the element's id: `group-<id>`.
+    pub id: String,
+    /// The worst status in it.
+    pub status: Status,
+    pub up: usize,
+    pub total: usize,
+    /// Whether a member is not up.
+    pub open: bool,
+}
+
+/// The groups in the order of their first service in the config; each service is in exactly
+/// one. With no `group` set anywhere, one group without a name: the plain list.
+pub fn groups(services: &[Service]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for s in services {
+        let name = s.group.as_deref();
+        let at = match groups.iter().position(|g| g.name == name) {
+            Some(at) => at,
+            None => {
+                groups.push(Group {
+                    name,
+                    id: name.map(crate::snapshot::slugify).unwrap_or_default(),
+                    status: Status::Up,
+                    up: 0,
+                    total: 0,
+                    open: false,
+                });
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[at];
+        g.total += 1;
+        g.status = g.status.max(s.status);
+        if s.status == Status::Up {
+            g.up += 1;
+        } else {
+            g.open = true;
+        }
+    }
+    groups
 }
 
 /// A page that did not render: which template, and tera's error. Shown, it is one line naming
@@ -151,4 +204,36 @@ pub fn json(snapshot: &Snapshot) -> Vec<u8> {
     let mut out = serde_json::to_vec(snapshot).expect("a snapshot always serialises");
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn groups_follow_the_config_and_open_when_a_member_is_not_up() {
+        let mut services = crate::snapshot::example().services;
+        for (s, g) in services.iter_mut().zip(["B", "A", "B", "", "A"]) {
+            s.group = (!g.is_empty()).then(|| g.to_string());
+        }
+        let groups = groups(&services);
+        let names: Vec<_> = groups.iter().map(|g| g.name).collect();
+        assert_eq!(names, [Some("B"), Some("A"), None]);
+        let total: usize = groups.iter().map(|g| g.total).sum();
+        assert_eq!(total, services.len());
+        for g in &groups {
+            let members: Vec<_> = services
+                .iter()
+                .filter(|s| s.group.as_deref() == g.name)
+                .collect();
+            assert_eq!(g.total, members.len());
+            assert_eq!(
+                g.up,
+                members.iter().filter(|s| s.status == Status::Up).count()
+            );
+            assert_eq!(g.open, g.up < g.total);
+            assert_eq!(g.status, members.iter().map(|s| s.status).max().unwrap());
+        }
+        assert_eq!(groups[0].id, "b");
+    }
 }

@@ -24,6 +24,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("index.html", include_str!("../../../templates/index.html")),
     ("tasks.html", include_str!("../../../templates/tasks.html")),
     (
+        "history.html",
+        include_str!("../../../templates/history.html"),
+    ),
+    (
+        "incident.html",
+        include_str!("../../../templates/incident.html"),
+    ),
+    (
         "assets/style.css",
         include_str!("../../../templates/assets/style.css"),
     ),
@@ -45,7 +53,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 pub const PAGES_DIR: &str = "pages/";
 
 /// Output names the built-in pages take; a custom page may not take them over.
-const RESERVED_PAGE_NAMES: &[&str] = &["index", "tasks"];
+const RESERVED_PAGE_NAMES: &[&str] = &["index", "tasks", "history"];
 
 /// File name endings a template directory may hold; anything else (editor swap files, backups,
 /// notes) is ignored.

@@ -391,7 +391,7 @@ fn the_assets_version_follows_their_bytes() {
 fn custom_pages_are_in_the_navigation() {
     let html = render_index(&crate::snapshot::example());
     assert!(html.contains(
-        "<a href=\"index.html\">Status</a> <a href=\"disks.html\">Disk &lt;usage&gt;</a> <a href=\"backups.html\">backups</a> <a href=\"tasks.html\">Tasks</a>"
+        "<a href=\"index.html\">Status</a> <a href=\"history.html\">History</a> <a href=\"disks.html\">Disk &lt;usage&gt;</a> <a href=\"backups.html\">backups</a> <a href=\"tasks.html\">Tasks</a>"
     ));
 }
 
