@@ -63,6 +63,9 @@ impl Generator {
             Ok(site) => (Some(Arc::new(site)), Vec::new()),
             Err(problems) => (None, problems),
         };
+        if let Some(problem) = crate::serve::heartbeat::configure(&config) {
+            tracing::warn!("{problem}");
+        }
         Generator {
             prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
@@ -119,12 +122,8 @@ impl Generator {
         let with_assets = !self.assets_published;
         let hook_failure = self.hook.as_ref().and_then(Hook::failure);
         let publisher = Arc::clone(&self.publisher);
+        let host_config = self.config.host.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let incidents = history.observe(&mut services, now);
-            if history.save_due() {
-                // A failure is kept by the history and comes back from `errors` below.
-                let _ = history.save();
-            }
             let (sampler, host, mut errors) = match sampler {
                 Some(mut s) => {
                     let (host, errors) = s.sample();
@@ -136,6 +135,15 @@ impl Generator {
                     vec!["host figures are not available on this system".into()],
                 ),
             };
+            // The host entry goes first and counts like a service (history, overall).
+            if let Some(entry) = host_entry(&host_config, &host, now) {
+                services.insert(0, entry);
+            }
+            let incidents = history.observe(&mut services, now);
+            if history.save_due() {
+                // A failure is kept by the history and comes back from `errors` below.
+                let _ = history.save();
+            }
             errors.extend(history.errors(now));
             errors.extend(hook_failure);
             let before_render = errors.len();
@@ -229,6 +237,9 @@ impl Generator {
     /// Takes a new configuration: services, host figures, maintenance, titles, templates. The
     /// probes start afresh; the history keeps every service still configured.
     pub fn reconfigure(&mut self, config: Arc<Config>) {
+        if let Some(problem) = crate::serve::heartbeat::configure(&config) {
+            tracing::warn!("{problem}");
+        }
         self.prober = Prober::new(config.services.clone());
         self.host = HostSampler::new(config.host.clone())
             .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
@@ -379,6 +390,30 @@ fn load_history(config: &Config) -> History {
     let mut history = History::load_within(&config.state_dir, Utc::now(), limit);
     history.retain(&config.services);
     history
+}
+
+/// The `host` entry of `[host] warn` / `critical`, judged from this cycle's figures.
+fn host_entry(
+    config: &crate::config::HostConfig,
+    host: &Host,
+    now: DateTime<Utc>,
+) -> Option<Service> {
+    let (status, error, details) = crate::sense::thresholds::judge(config, host)?;
+    Some(Service {
+        name: "Host".into(),
+        slug: crate::sense::thresholds::SLUG.into(),
+        kind: crate::snapshot::Kind::Host,
+        status,
+        latency_ms: None,
+        checked_at: Some(now),
+        error,
+        uptime: Uptime::default(),
+        observed_since: None,
+        uptime_coverage: Default::default(),
+        details,
+        days: Vec::new(),
+        latency_24h: Vec::new(),
+    })
 }
 
 fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {

@@ -10,3 +10,4 @@
 
 pub mod host;
 pub mod probe;
+pub mod thresholds;
