@@ -1,8 +1,8 @@
 //! The checks beyond http/tcp/systemd/feed, each against a real peer on loopback: certificates
 //! (a TLS server with certificates from a test CA given to the daemon as `SSL_CERT_FILE`), DNS
 //! (dnsmasq, from Debian's dnsmasq-base), ping of 127.0.0.1, what an http body says,
-//! heartbeats over HTTP and by file across a restart, and a host threshold crossed on a tmpfs
-//! the test fills. Some need root (the ping sysctl, the tmpfs mount): they say so.
+//! heartbeats over HTTP and by file across a restart, and a host threshold crossed on a small
+//! file system the test mounts and fills. Some need root (the ping sysctl, the mount): they say so.
 
 use crate::common::peer::{Behaviour, Peer};
 use crate::common::tls::{TestCa, TlsServer, http_ok};
@@ -578,35 +578,58 @@ token = "${HB_TOKEN}"
     daemon.terminate();
 }
 
-/// A tmpfs the test mounts (root, as scripts/test runs) and unmounts when dropped.
-struct Tmpfs(tempfile::TempDir);
+/// A small file system the test mounts (root, as scripts/test runs) and unmounts when dropped.
+/// ext4 in a loop file, not tmpfs: sysinfo leaves tmpfs out of its disks (unless built with
+/// `linux-tmpfs`, which would put /run and /dev/shm on every page), so a tmpfs is never judged.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+    _image: tempfile::NamedTempFile,
+}
 
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
+impl SmallDisk {
+    fn mount() -> SmallDisk {
+        let image = tempfile::NamedTempFile::new().unwrap();
+        image.as_file().set_len(4 << 20).unwrap();
+        let mkfs = Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(image.path())
+            .status()
+            .unwrap();
+        assert!(mkfs.success(), "mkfs.ext4 (e2fsprogs)");
         let dir = tempfile::tempdir().unwrap();
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-o", "loop"])
+            .arg(image.path())
             .arg(dir.path())
             .status()
             .unwrap();
         assert!(
             ok.success(),
-            "mounting a tmpfs needs root (scripts/test runs as root)"
+            "mounting a loop file system needs root (scripts/test runs as root)"
         );
-        Tmpfs(dir)
+        SmallDisk { dir, _image: image }
+    }
+
+    /// Writes until the file system is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.dir.path().join("fill")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
     }
 }
 
-impl Drop for Tmpfs {
+impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
+        let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
 
 #[test]
-fn a_host_threshold_crossed_on_a_filled_tmpfs_is_an_entry_with_words() {
-    let fs = Tmpfs::mount("1m");
-    let mount = fs.0.path().display().to_string();
+fn a_host_threshold_crossed_on_a_filled_disk_is_an_entry_with_words() {
+    let disk = SmallDisk::mount();
+    let mount = disk.dir.path().display().to_string();
     let site = Site::new(&format!(
         r#"
 [host]
@@ -622,7 +645,7 @@ critical = {{ disk = 0.9 }}
     assert_eq!(host["kind"], "host");
     assert_eq!(host["status"], "up", "{host:#}");
     // Fill it past the critical ratio.
-    std::fs::write(fs.0.path().join("fill"), vec![0u8; 1000 * 1024]).unwrap();
+    disk.fill();
     build(&site, None);
     let status = site.status_json();
     let host = service(&status, "Host");
