@@ -831,6 +831,8 @@ fn screenshot(site: &Site) {
     runtime.block_on(async {
         let files = crate::common::browser::StaticFiles::serve(&site.out());
         let browser = crate::common::browser::Browser::start().await;
+        // Tall enough for every card in one picture.
+        browser.phone(1000, 3200).await;
         browser.goto(&files.url("index.html")).await;
         let text = browser.page_text().await;
         assert!(
