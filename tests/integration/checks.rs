@@ -64,6 +64,16 @@ fn certificates_report_expiry_and_refusals_in_words() {
         &other_ca.issue_for_days("untrusted", &["localhost"], 60),
         &http_ok("ok"),
     );
+    let now = chrono::Utc::now();
+    let not_yet = TlsServer::start(
+        &ca.issue(
+            "notyet",
+            &["localhost"],
+            now + chrono::Duration::days(2),
+            now + chrono::Duration::days(60),
+        ),
+        &http_ok("ok"),
+    );
     let smtps = TlsServer::start(
         &ca.issue_for_days("smtps", &["localhost"], 3),
         b"220 hi\r\n",
@@ -97,6 +107,10 @@ name = "Untrusted"
 kind = "http"
 url = "{untrusted}"
 [[service]]
+name = "Not yet"
+kind = "http"
+url = "{not_yet}"
+[[service]]
 name = "Mail"
 kind = "tls"
 address = "127.0.0.1:{smtps}"
@@ -107,6 +121,7 @@ server_name = "localhost"
         expired = https(&expired),
         wrong = https(&wrong),
         untrusted = https(&untrusted),
+        not_yet = https(&not_yet),
         smtps = smtps.addr.port(),
     ));
     build(&site, Some(&ca));
@@ -155,6 +170,13 @@ server_name = "localhost"
     let u = service(&status, "Untrusted");
     assert_eq!(u["status"], "down");
     assert!(error_of(u).contains("not signed by a trusted CA"), "{u:#}");
+
+    let n = service(&status, "Not yet");
+    assert_eq!(n["status"], "down");
+    assert!(
+        error_of(n).contains("the certificate is not valid until"),
+        "{n:#}"
+    );
 
     let m = service(&status, "Mail");
     assert_eq!(m["kind"], "tls");
@@ -273,6 +295,11 @@ kind = "dns"
 query = "gone.test"
 resolver = "{dns}"
 [[service]]
+name = "Refused"
+kind = "dns"
+query = "elsewhere.example"
+resolver = "{dns}"
+[[service]]
 name = "Silent"
 kind = "dns"
 query = "ok.test"
@@ -304,6 +331,10 @@ timeout = "1s"
         error_of(g).contains("NXDOMAIN") || error_of(g).contains("has no A record"),
         "{g:#}"
     );
+    // dnsmasq has no upstream for it: it refuses (REFUSED), and the words say the lookup failed.
+    let r = service(&status, "Refused");
+    assert_eq!(r["status"], "down", "{r:#}");
+    assert!(!error_of(r).is_empty(), "{r:#}");
     let s = service(&status, "Silent");
     assert_eq!(s["status"], "down");
     assert!(

@@ -135,7 +135,8 @@ fn answer_text(data: &RData) -> String {
             .join(""),
         other => other.to_string(),
     };
-    crate::redact::clip(&text, 256)
+    // A TXT record is anyone's text: a URL in it loses its userinfo and query, as everywhere.
+    crate::redact::clip(&crate::redact::text(&text), 256)
 }
 
 /// Up when every expected answer is among the answers (names compared without case or final
