@@ -349,23 +349,33 @@ timeout = "1s"
 }
 
 /// Sets `net.ipv4.ping_group_range` (needs root, as the test runner is) and gives back the old
-/// value when dropped.
-struct PingRange(String);
+/// value when dropped. The sysctl is the host's, and tests run in parallel: the tests that set
+/// it take turns through [`PING_SYSCTL`].
+struct PingRange {
+    old: String,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+static PING_SYSCTL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl PingRange {
     const FILE: &str = "/proc/sys/net/ipv4/ping_group_range";
 
     fn set(range: &str) -> PingRange {
+        let turn = PING_SYSCTL.lock().unwrap_or_else(|p| p.into_inner());
         let old = std::fs::read_to_string(Self::FILE).unwrap();
         std::fs::write(Self::FILE, range)
             .expect("setting net.ipv4.ping_group_range needs root (scripts/test runs as root)");
-        PingRange(old.trim().replace('\t', " "))
+        PingRange {
+            old: old.trim().replace('\t', " "),
+            _turn: turn,
+        }
     }
 }
 
 impl Drop for PingRange {
     fn drop(&mut self) {
-        let _ = std::fs::write(Self::FILE, &self.0);
+        let _ = std::fs::write(Self::FILE, &self.old);
     }
 }
 
