@@ -72,6 +72,20 @@ pub struct HostConfig {
     /// Mount points to report; `None` reports every disk sysinfo lists.
     pub disks: Option<Vec<String>>,
     pub public: HostPublic,
+    /// Past these ratios the host entry is `degraded` (see `sense::thresholds`).
+    pub warn: Option<Thresholds>,
+    /// Past these it is `down`.
+    pub critical: Option<Thresholds>,
+}
+
+/// `[host] warn` / `critical`: ratios (disk and memory used, load per core); unset ones are
+/// not judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub disk: Option<f64>,
+    pub memory: Option<f64>,
+    pub load_per_core: Option<f64>,
 }
 
 /// Which host figures the public outputs carry (and so which sysinfo refreshes at all).
@@ -101,6 +115,10 @@ impl ServiceConfig {
             Check::Tcp { .. } => Kind::Tcp,
             Check::Systemd { .. } => Kind::Systemd,
             Check::Feed { .. } => Kind::Feed,
+            Check::Tls { .. } => Kind::Tls,
+            Check::Dns { .. } => Kind::Dns,
+            Check::Ping { .. } => Kind::Ping,
+            Check::Heartbeat { .. } => Kind::Heartbeat,
         }
     }
 }
@@ -111,6 +129,14 @@ pub enum Check {
     Http {
         url: Url,
         expect_status: Vec<u16>,
+        /// A substring the body must contain.
+        expect_text: Option<String>,
+        /// JSON Pointer → what must be there.
+        expect_json: Vec<(String, JsonExpect)>,
+        /// What a body that does not match makes the service: `down` or `degraded`.
+        on_mismatch: crate::snapshot::Status,
+        /// https: `degraded` when the certificate expires sooner than this.
+        cert_warn: Duration,
     },
     Tcp {
         address: String,
@@ -121,6 +147,109 @@ pub enum Check {
     Feed {
         url: Url,
     },
+    /// A TLS handshake with a service that is not HTTP.
+    Tls {
+        address: String,
+        server_name: Option<String>,
+        cert_warn: Duration,
+    },
+    Dns {
+        query: String,
+        record: DnsRecord,
+        /// `None`: the host's resolvers.
+        resolver: Option<SocketAddr>,
+        expect: Vec<String>,
+    },
+    /// An ICMP echo through an unprivileged ICMP socket.
+    Ping {
+        host: String,
+    },
+    /// Up while a ping (over HTTP, or `path`'s modification time) came within period + grace.
+    Heartbeat {
+        period: Duration,
+        grace: Duration,
+        token: Option<Secret>,
+        path: Option<PathBuf>,
+    },
+}
+
+/// The record types a `dns` service can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum DnsRecord {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+    #[serde(rename = "MX")]
+    Mx,
+    #[serde(rename = "TXT")]
+    Txt,
+    #[serde(rename = "NS")]
+    Ns,
+}
+
+impl DnsRecord {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsRecord::A => "A",
+            DnsRecord::Aaaa => "AAAA",
+            DnsRecord::Cname => "CNAME",
+            DnsRecord::Mx => "MX",
+            DnsRecord::Txt => "TXT",
+            DnsRecord::Ns => "NS",
+        }
+    }
+}
+
+/// What one JSON Pointer of `expect_json` must find.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonExpect {
+    /// This very value (numbers compare as numbers).
+    Equals(serde_json::Value),
+    /// A number compared with a limit: `"< 100"`.
+    Compare(Compare, f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Compare {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compare::Lt => "<",
+            Compare::Le => "<=",
+            Compare::Gt => ">",
+            Compare::Ge => ">=",
+            Compare::Eq => "==",
+            Compare::Ne => "!=",
+        }
+    }
+
+    /// `"< 100"` → (Lt, 100); `None` when the text is not an operator and a number.
+    pub fn parse(text: &str) -> Option<(Compare, f64)> {
+        let t = text.trim();
+        let ops = [
+            ("<=", Compare::Le),
+            (">=", Compare::Ge),
+            ("==", Compare::Eq),
+            ("!=", Compare::Ne),
+            ("<", Compare::Lt),
+            (">", Compare::Gt),
+        ];
+        let (rest, op) = ops
+            .iter()
+            .find_map(|(w, op)| t.strip_prefix(w).map(|r| (r, *op)))?;
+        let n: f64 = rest.trim().parse().ok()?;
+        n.is_finite().then_some((op, n))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -379,7 +508,20 @@ impl Config {
         let incidents_dir = r.get::<PathBuf>(root, "", "incidents_dir").map(|(p, _)| p);
 
         let host = resolve_host(&mut r, root);
-        let (services, slugs) = resolve_services(&mut r, root);
+        let (mut services, slugs) = resolve_services(&mut r, root);
+        if (host.warn.is_some() || host.critical.is_some()) && slugs.contains("host") {
+            r.problem(
+                None,
+                "service",
+                "a service is named so that its slug is \"host\", which the host entry of [host] warn / critical uses; rename that service",
+            );
+        }
+        // A heartbeat's file, like every path, is relative to the config file.
+        for s in &mut services {
+            if let Check::Heartbeat { path: Some(p), .. } = &mut s.check {
+                *p = at_base(std::mem::take(p));
+            }
+        }
         let maintenance = resolve_maintenance(&mut r, root, &slugs);
         let alerts = alert::resolve_alerts(&mut r, root, &slugs);
         let tasks = resolve_tasks(&mut r, root);

@@ -26,7 +26,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "tasks",
     "api",
 ];
-pub(super) const HOST_KEYS: &[&str] = &["disks", "public"];
+pub(super) const HOST_KEYS: &[&str] = &["disks", "public", "warn", "critical"];
 pub(super) const SERVICE_KEYS: &[&str] = &[
     "name",
     "kind",
@@ -37,6 +37,20 @@ pub(super) const SERVICE_KEYS: &[&str] = &[
     "degraded_after",
     "expect_status",
     "group",
+    "expect_text",
+    "expect_json",
+    "on_mismatch",
+    "cert_warn",
+    "server_name",
+    "query",
+    "record",
+    "resolver",
+    "expect",
+    "host",
+    "period",
+    "grace",
+    "token",
+    "path",
 ];
 pub(super) const MAINTENANCE_KEYS: &[&str] = &["services", "start", "end", "message"];
 pub(super) const TASKS_KEYS: &[&str] = &[
@@ -60,6 +74,18 @@ pub(super) const INTERVAL: Bounds = Bounds::new(Duration::from_secs(5), MIN_INTE
 pub(super) const SERVICE_TIMEOUT: Bounds = Bounds::new(Duration::from_secs(5), MILLI, HOUR);
 pub(super) const ON_PUBLISH_TIMEOUT: Bounds = Bounds::new(Duration::from_secs(60), MILLI, DAY);
 pub(super) const TASKS_TIMEOUT: Bounds = Bounds::new(Duration::from_secs(10), MILLI, HOUR);
+/// `cert_warn`: up to a year ahead; 0 turns the warning off.
+pub(super) const CERT_WARN: Bounds = Bounds::new(
+    Duration::from_secs(14 * 24 * 3600),
+    Duration::ZERO,
+    Duration::from_secs(366 * 24 * 3600),
+);
+/// A heartbeat's `period` (and `grace`): from a minute to a year.
+pub(super) const PERIOD: Bounds = Bounds::new(
+    DAY,
+    Duration::from_secs(60),
+    Duration::from_secs(366 * 24 * 3600),
+);
 pub(super) const MILLI: Duration = Duration::from_millis(1);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
 pub(super) const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -121,6 +147,8 @@ pub(super) fn duration(
 pub(super) fn resolve_host(r: &mut Reader, root: &DeTable<'_>) -> HostConfig {
     let mut disks = None;
     let mut public = None;
+    let mut warn = None;
+    let mut critical = None;
     if let Some((t, _)) = r.table(root, "host") {
         r.unknown_keys(t, "host", HOST_KEYS);
         if let Some((list, span)) = r.get::<Vec<String>>(t, "host", "disks") {
@@ -139,6 +167,7 @@ pub(super) fn resolve_host(r: &mut Reader, root: &DeTable<'_>) -> HostConfig {
         public = r
             .get::<Vec<HostFigure>>(t, "host", "public")
             .map(|(p, _)| p);
+        (warn, critical) = resolve_thresholds(r, t);
     }
     let public =
         public.unwrap_or_else(|| vec![HostFigure::Load, HostFigure::Memory, HostFigure::Disks]);
@@ -149,6 +178,8 @@ pub(super) fn resolve_host(r: &mut Reader, root: &DeTable<'_>) -> HostConfig {
             memory: public.contains(&HostFigure::Memory),
             disks: public.contains(&HostFigure::Disks),
         },
+        warn,
+        critical,
     }
 }
 
@@ -242,7 +273,7 @@ pub(super) fn resolve_service(
             r.problem(
                 Some(table_span),
                 &key("kind"),
-                "every service needs a kind: \"http\", \"tcp\", \"systemd\" or \"feed\"",
+                "every service needs a kind: \"http\", \"tcp\", \"systemd\", \"feed\", \"tls\", \"dns\", \"ping\" or \"heartbeat\"",
             );
             None
         }
@@ -293,13 +324,32 @@ pub(super) fn resolve_service(
         Kind::Tcp => "tcp",
         Kind::Systemd => "systemd",
         Kind::Feed => "feed",
+        Kind::Tls => "tls",
+        Kind::Dns => "dns",
+        Kind::Ping => "ping",
+        Kind::Heartbeat => "heartbeat",
+        Kind::Host => "host",
     };
     // A key that the kind does not use is a mistake worth reporting, not ignoring.
     let stray = [
         ("url", matches!(kind, Kind::Http | Kind::Feed)),
-        ("address", kind == Kind::Tcp),
+        ("address", matches!(kind, Kind::Tcp | Kind::Tls)),
         ("unit", kind == Kind::Systemd),
         ("expect_status", kind == Kind::Http),
+        ("expect_text", kind == Kind::Http),
+        ("expect_json", kind == Kind::Http),
+        ("on_mismatch", kind == Kind::Http),
+        ("cert_warn", matches!(kind, Kind::Http | Kind::Tls)),
+        ("server_name", kind == Kind::Tls),
+        ("query", kind == Kind::Dns),
+        ("record", kind == Kind::Dns),
+        ("resolver", kind == Kind::Dns),
+        ("expect", kind == Kind::Dns),
+        ("host", kind == Kind::Ping),
+        ("period", kind == Kind::Heartbeat),
+        ("grace", kind == Kind::Heartbeat),
+        ("token", kind == Kind::Heartbeat),
+        ("path", kind == Kind::Heartbeat),
     ];
     for (name, allowed) in stray {
         if !allowed && let Some((k, _)) = t.iter().find(|(k, _)| k.get_ref() == name) {
@@ -321,7 +371,21 @@ pub(super) fn resolve_service(
             );
         }
     };
+    let keys = read_new_keys(r, t, prefix);
+    if let Some((_, span)) = &keys.on_mismatch
+        && keys.expect_text.is_none()
+        && keys.expect_json.is_none()
+    {
+        r.problem(
+            Some(span),
+            &key("on_mismatch"),
+            "has nothing to act on; set expect_text or expect_json",
+        );
+    }
     let check = match kind {
+        Kind::Tls | Kind::Dns | Kind::Ping | Kind::Heartbeat | Kind::Host => {
+            resolve_new_kind(r, kind, keys, address, table_span, prefix, &given)
+        }
         Kind::Http => {
             let codes = match expect_status {
                 None => Vec::new(),
@@ -345,6 +409,12 @@ pub(super) fn resolve_service(
             url.map(|(u, _)| Check::Http {
                 url: u.0,
                 expect_status: codes,
+                expect_text: keys.expect_text.map(|(t, _)| t),
+                expect_json: keys.expect_json.map(|(j, _)| j).unwrap_or_default(),
+                on_mismatch: keys
+                    .on_mismatch
+                    .map_or(crate::snapshot::Status::Down, |(s, _)| s),
+                cert_warn: keys.cert_warn,
             })
         }
         Kind::Feed => {
@@ -570,4 +640,345 @@ pub(super) fn resolve_api(r: &mut Reader, root: &DeTable<'_>) -> ApiConfig {
         api.trusted_proxies = proxies;
     }
     api
+}
+
+/// `[host] warn` and `critical`: ratios above 0, warn not above critical.
+fn resolve_thresholds(r: &mut Reader, t: &DeTable<'_>) -> (Option<Thresholds>, Option<Thresholds>) {
+    let mut found = [None, None];
+    for (i, name) in ["warn", "critical"].into_iter().enumerate() {
+        let Some((limits, span)) = r.get::<Thresholds>(t, "host", name) else {
+            continue;
+        };
+        let bad = [limits.disk, limits.memory, limits.load_per_core]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_finite() || *v <= 0.0);
+        match bad {
+            Some(v) => r.problem(
+                Some(&span),
+                &format!("host.{name}"),
+                format!(
+                    "{v} is not a ratio; write disk and memory as 0.9 for 90 %, load_per_core as 1.5"
+                ),
+            ),
+            None => found[i] = Some((limits, span)),
+        }
+    }
+    if let (Some((w, span)), Some((c, _))) = (&found[0], &found[1]) {
+        let pairs = [
+            (w.disk, c.disk),
+            (w.memory, c.memory),
+            (w.load_per_core, c.load_per_core),
+        ];
+        if pairs
+            .iter()
+            .any(|p| matches!(p, (Some(w), Some(c)) if w > c))
+        {
+            r.problem(
+                Some(span),
+                "host.warn",
+                "a warn ratio is above its critical one; warn comes first",
+            );
+        }
+    }
+    let [w, c] = found;
+    (w.map(|(t, _)| t), c.map(|(t, _)| t))
+}
+
+/// The keys of the kinds added for checks beyond http/tcp/systemd/feed, read for any kind (a
+/// stray one is reported by the caller).
+struct NewKeys {
+    expect_text: Option<(String, read::Span)>,
+    expect_json: Option<(Vec<(String, JsonExpect)>, read::Span)>,
+    on_mismatch: Option<(crate::snapshot::Status, read::Span)>,
+    cert_warn: Duration,
+    server_name: Option<(String, read::Span)>,
+    query: Option<(String, read::Span)>,
+    record: Option<(DnsRecord, read::Span)>,
+    resolver: Option<(SocketAddr, read::Span)>,
+    expect: Option<(Vec<String>, read::Span)>,
+    host: Option<(String, read::Span)>,
+    period: Option<Duration>,
+    grace: Option<(Duration, read::Span)>,
+    token: Option<(String, read::Span)>,
+    path: Option<(PathBuf, read::Span)>,
+}
+
+fn read_new_keys(r: &mut Reader, t: &DeTable<'_>, prefix: &str) -> NewKeys {
+    let key = |k: &str| read::path(prefix, k);
+    let expect_json = r
+        .get::<std::collections::BTreeMap<String, serde_json::Value>>(t, prefix, "expect_json")
+        .map(|(map, span)| {
+            let mut out = Vec::new();
+            for (pointer, want) in map {
+                if !(pointer.is_empty() || pointer.starts_with('/')) {
+                    r.problem(
+                        Some(&span),
+                        &key("expect_json"),
+                        format!(
+                            "{} is not a JSON Pointer; write it like \"/status\" or \"/db/connected\"",
+                            raw::shown(&pointer)
+                        ),
+                    );
+                    continue;
+                }
+                let expect = match &want {
+                    serde_json::Value::String(s)
+                        if s.trim_start().starts_with(['<', '>', '=', '!']) =>
+                    {
+                        match Compare::parse(s) {
+                            Some((op, n)) => JsonExpect::Compare(op, n),
+                            None => {
+                                r.problem(
+                                    Some(&span),
+                                    &key("expect_json"),
+                                    format!(
+                                        "{} is not a comparison; write it like \"< 100\" (<, <=, >, >=, ==, != and a number)",
+                                        raw::shown(s)
+                                    ),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    _ => JsonExpect::Equals(want),
+                };
+                out.push((pointer, expect));
+            }
+            (out, span)
+        });
+    let on_mismatch = r
+        .get::<String>(t, prefix, "on_mismatch")
+        .and_then(|(word, span)| match word.as_str() {
+            "down" => Some((crate::snapshot::Status::Down, span)),
+            "degraded" => Some((crate::snapshot::Status::Degraded, span)),
+            _ => {
+                r.problem(
+                    Some(&span),
+                    &key("on_mismatch"),
+                    format!(
+                        "expected \"down\" or \"degraded\", found {}",
+                        raw::shown(&word)
+                    ),
+                );
+                None
+            }
+        });
+    let resolver = r
+        .get::<String>(t, prefix, "resolver")
+        .and_then(|(text, span)| match text.parse::<SocketAddr>() {
+            Ok(a) => Some((a, span)),
+            Err(_) => match text.parse::<std::net::IpAddr>() {
+                Ok(ip) => Some((SocketAddr::new(ip, 53), span)),
+                Err(_) => {
+                    r.problem(
+                        Some(&span),
+                        &key("resolver"),
+                        format!(
+                            "expected an IP address and port like \"127.0.0.1:53\", found {}",
+                            raw::shown_url(&text)
+                        ),
+                    );
+                    None
+                }
+            },
+        });
+    let record = r
+        .get::<String>(t, prefix, "record")
+        .and_then(|(word, span)| {
+            let parsed = match word.to_ascii_uppercase().as_str() {
+                "A" => Some(DnsRecord::A),
+                "AAAA" => Some(DnsRecord::Aaaa),
+                "CNAME" => Some(DnsRecord::Cname),
+                "MX" => Some(DnsRecord::Mx),
+                "TXT" => Some(DnsRecord::Txt),
+                "NS" => Some(DnsRecord::Ns),
+                _ => None,
+            };
+            if parsed.is_none() {
+                r.problem(
+                    Some(&span),
+                    &key("record"),
+                    format!(
+                        "{} is not a record type this checks; use A, AAAA, CNAME, MX, TXT or NS",
+                        raw::shown(&word)
+                    ),
+                );
+            }
+            parsed.map(|p| (p, span))
+        });
+    let period = find_key(t, "period").map(|_| duration(r, t, prefix, "period", PERIOD));
+    let grace = find_key(t, "grace").map(|v| {
+        let span = v.span();
+        (duration(r, t, prefix, "grace", PERIOD), span)
+    });
+    NewKeys {
+        expect_text: r.get::<String>(t, prefix, "expect_text"),
+        expect_json,
+        on_mismatch,
+        cert_warn: duration(r, t, prefix, "cert_warn", CERT_WARN),
+        server_name: r.get::<String>(t, prefix, "server_name"),
+        query: r.get::<String>(t, prefix, "query"),
+        record,
+        resolver,
+        expect: r.get::<Vec<String>>(t, prefix, "expect"),
+        host: r.get::<String>(t, prefix, "host"),
+        period,
+        grace,
+        token: r.get::<String>(t, prefix, "token"),
+        path: r.get::<PathBuf>(t, prefix, "path"),
+    }
+}
+
+/// A `host:port` address, as `tcp` and `tls` take it.
+fn host_port_ok(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+/// The check of a `tls`, `dns`, `ping` or `heartbeat` service; `None` with the problem recorded.
+fn resolve_new_kind(
+    r: &mut Reader,
+    kind: Kind,
+    keys: NewKeys,
+    address: Option<(String, read::Span)>,
+    table_span: &read::Span,
+    prefix: &str,
+    given: &dyn Fn(&str) -> bool,
+) -> Option<Check> {
+    let key = |k: &str| read::path(prefix, k);
+    let missing = |r: &mut Reader, word: &str, name: &str, example: &str| {
+        if !given(name) {
+            r.problem(
+                Some(table_span),
+                &key(name),
+                format!("kind = \"{word}\" needs {name}, like {name} = {example}"),
+            );
+        }
+    };
+    match kind {
+        Kind::Tls => {
+            let Some((address, span)) = address else {
+                missing(r, "tls", "address", "\"mail.example.net:465\"");
+                return None;
+            };
+            if !host_port_ok(&address) {
+                r.problem(
+                    Some(&span),
+                    &key("address"),
+                    format!(
+                        "expected host:port like \"mail.example.net:465\", found {}",
+                        raw::shown_url(&address)
+                    ),
+                );
+                return None;
+            }
+            if let Some((name, span)) = &keys.server_name
+                && rustls::pki_types::ServerName::try_from(name.as_str()).is_err()
+            {
+                r.problem(
+                    Some(span),
+                    &key("server_name"),
+                    format!("{} is not a DNS name or IP address", raw::shown(name)),
+                );
+                return None;
+            }
+            Some(Check::Tls {
+                address,
+                server_name: keys.server_name.map(|(n, _)| n),
+                cert_warn: keys.cert_warn,
+            })
+        }
+        Kind::Dns => {
+            let Some((query, span)) = keys.query else {
+                missing(r, "dns", "query", "\"example.net\"");
+                return None;
+            };
+            if query.trim().is_empty() || query.len() > 253 || query.contains(char::is_whitespace) {
+                r.problem(
+                    Some(&span),
+                    &key("query"),
+                    format!("{} is not a domain name", raw::shown(&query)),
+                );
+                return None;
+            }
+            Some(Check::Dns {
+                query,
+                record: keys.record.map_or(DnsRecord::A, |(r, _)| r),
+                resolver: keys.resolver.map(|(a, _)| a),
+                expect: keys.expect.map(|(e, _)| e).unwrap_or_default(),
+            })
+        }
+        Kind::Ping => {
+            let Some((host, span)) = keys.host else {
+                missing(r, "ping", "host", "\"10.0.0.1\"");
+                return None;
+            };
+            if host.trim().is_empty()
+                || host.contains(['/', ' ', ':']) && host.parse::<std::net::IpAddr>().is_err()
+            {
+                r.problem(
+                    Some(&span),
+                    &key("host"),
+                    format!("{} is not a host name or IP address", raw::shown_url(&host)),
+                );
+                return None;
+            }
+            Some(Check::Ping { host })
+        }
+        Kind::Heartbeat => {
+            let Some(period) = keys.period else {
+                missing(r, "heartbeat", "period", "\"24h\"");
+                return None;
+            };
+            if keys.token.is_none() && keys.path.is_none() {
+                if !given("token") && !given("path") {
+                    r.problem(
+                        Some(table_span),
+                        &key("token"),
+                        "kind = \"heartbeat\" needs token (pings over HTTP), like token = \"${BACKUP_PING_TOKEN}\", or path (a file the job touches), or both",
+                    );
+                }
+                return None;
+            }
+            if let Some((token, span)) = &keys.token
+                && token.len() < 16
+            {
+                r.problem(
+                    Some(span),
+                    &key("token"),
+                    "is shorter than 16 characters; use a long random token from the environment, like token = \"${BACKUP_PING_TOKEN}\" (the value is not shown)",
+                );
+                return None;
+            }
+            // healthchecks.io's default: a tenth of the period, at least a minute.
+            let grace = keys
+                .grace
+                .map(|(g, _)| g)
+                .unwrap_or_else(|| (period / 10).max(Duration::from_secs(60)));
+            Some(Check::Heartbeat {
+                period,
+                grace,
+                token: keys.token.map(|(t, _)| Secret::new(t)),
+                path: keys.path.map(|(p, _)| p),
+            })
+        }
+        Kind::Host => {
+            r.problem(
+                Some(table_span),
+                &key("kind"),
+                "kind = \"host\" is the host entry; set [host] warn and critical instead",
+            );
+            None
+        }
+        Kind::Http | Kind::Tcp | Kind::Systemd | Kind::Feed => None,
+    }
+}
+
+fn find_key<'a, 'i>(
+    t: &'a DeTable<'i>,
+    name: &str,
+) -> Option<&'a toml::Spanned<toml::de::DeValue<'i>>> {
+    t.iter().find(|(k, _)| k.get_ref() == name).map(|(_, v)| v)
 }

@@ -193,9 +193,12 @@ fn each_kind_needs_its_target_and_refuses_others() {
     assert!(e.message.contains("not used by kind = \"tcp\""));
     let e = parse_err("[[service]]\nname = \"a\"\nkind = \"systemd\"\nunit = \"--now\"\n");
     assert_eq!(e.key, "service[0].unit");
-    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"ping\"\n");
+    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"gopher\"\n");
     assert_eq!(e.key, "service[0].kind");
-    assert!(e.message.contains("unknown variant `ping`"), "{e}");
+    assert!(e.message.contains("unknown variant `gopher`"), "{e}");
+    let e = parse_err("[[service]]\nname = \"a\"\nkind = \"ping\"\n");
+    assert_eq!(e.key, "service[0].host");
+    assert!(e.message.contains("needs host"), "{e}");
 }
 
 #[test]
@@ -376,7 +379,7 @@ fn every_problem_is_reported_with_its_line_not_only_the_first() {
                 intervall = \"5s\"\n\
                 [[service]]\n\
                 name = \"a\"\n\
-                kind = \"ping\"\n\
+                kind = \"gopher\"\n\
                 timeout = \"fast\"\n\
                 adress = \"h:1\"\n";
     let all = parse_errs(text);
@@ -392,7 +395,7 @@ fn every_problem_is_reported_with_its_line_not_only_the_first() {
         "{all:#?}"
     );
     assert!(
-        all[1].message.contains("unknown variant `ping`"),
+        all[1].message.contains("unknown variant `gopher`"),
         "{}",
         all[1]
     );

@@ -75,6 +75,9 @@ impl Generator {
             Ok(site) => (Some(Arc::new(site)), Vec::new()),
             Err(problems) => (None, problems),
         };
+        if let Some(problem) = crate::serve::heartbeat::configure(&config) {
+            tracing::warn!("{problem}");
+        }
         Generator {
             prober: Prober::new(config.services.clone()),
             host: HostSampler::new(config.host.clone())
@@ -157,12 +160,8 @@ impl Generator {
         let publisher = Arc::clone(&self.publisher);
         let written = Arc::clone(&self.written);
         let pages_key = self.pages_key.clone();
+        let host_config = self.config.host.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let incidents = history.observe(&mut services, now);
-            if history.save_due() {
-                // A failure is kept by the history and comes back from `errors` below.
-                let _ = history.save();
-            }
             let (sampler, host, mut errors) = match sampler {
                 Some(mut s) => {
                     let (host, errors) = s.sample();
@@ -174,6 +173,15 @@ impl Generator {
                     vec!["host figures are not available on this system".into()],
                 ),
             };
+            // The host entry goes first and counts like a service (history, overall).
+            if let Some(entry) = host_entry(&host_config, &host, now) {
+                services.insert(0, entry);
+            }
+            let incidents = history.observe(&mut services, now);
+            if history.save_due() {
+                // A failure is kept by the history and comes back from `errors` below.
+                let _ = history.save();
+            }
             errors.extend(history.errors(now));
             errors.extend(hook_failure);
             errors.extend(alert_problems);
@@ -305,6 +313,9 @@ impl Generator {
     /// Takes a new configuration: services, host figures, maintenance, titles, templates. The
     /// probes start afresh; the history keeps every service still configured.
     pub fn reconfigure(&mut self, config: Arc<Config>) {
+        if let Some(problem) = crate::serve::heartbeat::configure(&config) {
+            tracing::warn!("{problem}");
+        }
         self.prober = Prober::new(config.services.clone());
         self.host = HostSampler::new(config.host.clone())
             .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
@@ -498,6 +509,31 @@ fn load_history(config: &Config) -> History {
     let mut history = History::load_within(&config.state_dir, Utc::now(), limit);
     history.retain(&config.services);
     history
+}
+
+/// The `host` entry of `[host] warn` / `critical`, judged from this cycle's figures.
+fn host_entry(
+    config: &crate::config::HostConfig,
+    host: &Host,
+    now: DateTime<Utc>,
+) -> Option<Service> {
+    let (status, error, details) = crate::sense::thresholds::judge(config, host)?;
+    Some(Service {
+        name: "Host".into(),
+        slug: crate::sense::thresholds::SLUG.into(),
+        group: None,
+        kind: crate::snapshot::Kind::Host,
+        status,
+        latency_ms: None,
+        checked_at: Some(now),
+        error,
+        uptime: Uptime::default(),
+        observed_since: None,
+        uptime_coverage: Default::default(),
+        details,
+        days: Vec::new(),
+        latency_24h: Vec::new(),
+    })
 }
 
 fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {

@@ -390,7 +390,9 @@ impl History {
 
     /// Forgets services that are no longer configured, so the file stays bounded by the config.
     pub fn retain(&mut self, configured: &[crate::config::ServiceConfig]) {
-        let slugs: HashSet<&str> = configured.iter().map(|s| s.slug.as_str()).collect();
+        let mut slugs: HashSet<&str> = configured.iter().map(|s| s.slug.as_str()).collect();
+        // The host entry of `[host] warn` / `critical` is no `[[service]]`, but has a history.
+        slugs.insert(crate::sense::thresholds::SLUG);
         let gone: Vec<String> = self
             .services
             .keys()

@@ -34,6 +34,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub struct Conn {
     io: Box<dyn Io>,
     origin: String,
+    /// The peer's leaf certificate (DER) when the connection is TLS: the probes report its
+    /// expiry from the handshake they made anyway.
+    peer_certificate: Option<Arc<[u8]>>,
 }
 
 /// A request to send. Only `GET` requests reuse a kept-alive connection (and retry once on a
@@ -71,6 +74,8 @@ pub struct Response {
     /// From the start of the request (connect included, when a connection was opened) to the
     /// end of the response head.
     pub latency: Duration,
+    /// The server's leaf certificate (DER), for https.
+    pub peer_certificate: Option<Arc<[u8]>>,
 }
 
 impl Response {
@@ -165,6 +170,7 @@ impl Client {
         .map_err(Error::Connect)?;
         // One small write per request: do not let Nagle hold it back.
         let _ = tcp.set_nodelay(true);
+        let mut peer_certificate = None;
         let io: Box<dyn Io> = if url.scheme() == "https" {
             let host = url
                 .host_str()
@@ -177,12 +183,22 @@ impl Client {
                 .tls()?
                 .connect(name, tcp)
                 .await
-                .map_err(|e| Error::Tls(e.to_string()))?;
+                .map_err(|e| Error::Tls(crate::net::cert::handshake_words(&e)))?;
+            peer_certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| Arc::from(c.as_ref()));
             Box::new(tls)
         } else {
             Box::new(tcp)
         };
-        Ok(Conn { io, origin })
+        Ok(Conn {
+            io,
+            origin,
+            peer_certificate,
+        })
     }
 }
 
@@ -289,6 +305,7 @@ async fn exchange(
             body,
             truncated,
             latency,
+            peer_certificate: conn.peer_certificate.clone(),
         },
         keep,
     ))
@@ -790,6 +807,7 @@ mod tests {
                 let mut conn = Conn {
                     io: Box::new(client),
                     origin: "http://peer:80".into(),
+                    peer_certificate: None,
                 };
                 let url = Url::parse("http://peer/").unwrap();
                 let ask = async move {

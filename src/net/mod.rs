@@ -6,5 +6,6 @@
 //! connection for next time. It knows no stage: no config, no snapshot, no status; what a
 //! response means is its caller's business.
 
+pub mod cert;
 pub mod client;
 pub mod trust;

@@ -154,6 +154,36 @@ pub fn metrics(snapshot: &Snapshot, site: &SiteInfo) -> String {
             f.sample(&[id], timestamp(t));
         }
     }
+    // The checks' own figures, read back from `details` (see `sense::probe`).
+    let detail_time = |s: &crate::snapshot::Service, key: &str| {
+        s.details
+            .get(key)
+            .and_then(|v| v.as_str())
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| timestamp(&t.with_timezone(&Utc)))
+    };
+    let mut f = family(
+        out,
+        "cortex_status_cert_expiry_seconds",
+        "When the TLS certificate of an https or tls service expires, in seconds since the Unix epoch.",
+    );
+    for (s, id) in &services {
+        if let Some(t) = detail_time(s, "cert_expires_at") {
+            f.sample(&[id], t);
+        }
+    }
+    let mut f = family(
+        out,
+        "cortex_status_heartbeat_last_ping_timestamp_seconds",
+        "When a heartbeat service was last pinged (or its file touched), in seconds since the Unix epoch.",
+    );
+    for (s, id) in &services {
+        if s.kind == Kind::Heartbeat
+            && let Some(t) = detail_time(s, "last_ping")
+        {
+            f.sample(&[id], t);
+        }
+    }
 
     let host = &snapshot.host;
     if let Some(load) = host.load {
@@ -249,6 +279,11 @@ fn kind_label(kind: Kind) -> &'static str {
         Kind::Tcp => "kind=\"tcp\"",
         Kind::Systemd => "kind=\"systemd\"",
         Kind::Feed => "kind=\"feed\"",
+        Kind::Tls => "kind=\"tls\"",
+        Kind::Dns => "kind=\"dns\"",
+        Kind::Ping => "kind=\"ping\"",
+        Kind::Heartbeat => "kind=\"heartbeat\"",
+        Kind::Host => "kind=\"host\"",
     }
 }
 

@@ -197,7 +197,13 @@ mod tests {
     use crate::config::HostPublic;
 
     fn sampler(public: HostPublic, disks: Option<Vec<String>>) -> HostSampler {
-        HostSampler::new(HostConfig { disks, public }).unwrap()
+        HostSampler::new(HostConfig {
+            disks,
+            public,
+            warn: None,
+            critical: None,
+        })
+        .unwrap()
     }
 
     #[test]

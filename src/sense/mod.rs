@@ -12,3 +12,4 @@
 pub mod host;
 pub mod incidents;
 pub mod probe;
+pub mod thresholds;

@@ -25,6 +25,7 @@
 //!
 //! Every answer under `/api/` is JSON, errors included (`{"error": "…"}`).
 
+pub mod heartbeat;
 pub mod preview;
 pub mod response;
 pub mod tasks;
@@ -338,6 +339,9 @@ impl App {
         if tasks::is_task_path(&path) {
             let api = Arc::clone(&self.tasks.read().unwrap_or_else(|e| e.into_inner()));
             return api.handle(request, peer).await;
+        }
+        if path.starts_with(heartbeat::PREFIX) {
+            return heartbeat::handle(request, peer).await;
         }
         let method = request.method().clone();
         if path == "/api" || path.starts_with("/api/") {

@@ -86,6 +86,11 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the password is missing or wrong (send it as Authorization: Bearer <password>)")]
     Unauthorized,
+    /// A heartbeat ping without the service's token.
+    #[error(
+        "the token is missing or wrong (send the service's token as Authorization: Bearer <token>)"
+    )]
+    WrongToken,
     #[error("requests from the origin {0} are not allowed")]
     ForeignOrigin(String),
     #[error("no such endpoint: {0}")]
@@ -123,7 +128,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => 400,
             ApiError::SlowBody(_) => 408,
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized | ApiError::WrongToken => 401,
             ApiError::ForeignOrigin(_) => 403,
             ApiError::NotFound(_) | ApiError::NotServed => 404,
             ApiError::MethodNotAllowed { .. } | ApiError::GetOnly(_) => 405,

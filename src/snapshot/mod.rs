@@ -77,6 +77,12 @@ pub enum Kind {
     Tcp,
     Systemd,
     Feed,
+    Tls,
+    Dns,
+    Ping,
+    Heartbeat,
+    /// The host entry `[host] warn` / `critical` add (slug `host`).
+    Host,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod cli;
 mod config_check;
 
 // sense/: probes against live and hostile peers (bounded, redacted).
+mod checks;
 mod hostile;
 mod probes;
 

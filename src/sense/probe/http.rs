@@ -6,6 +6,7 @@
 //! without userinfo or query: a status body may well echo a connection string.
 
 use super::{Outcome, clip, degrade_if_slow};
+use crate::config::JsonExpect;
 use crate::net::client::{Client, Conn, Request};
 use crate::redact;
 use crate::snapshot::{Status, format_time};
@@ -24,11 +25,21 @@ const MAX_KEY_CHARS: usize = 64;
 /// A reason phrase is a word or two; a server that sends a novel is cut.
 const MAX_REASON_CHARS: usize = 100;
 
+/// What an http service's answer must be.
+pub struct Want<'a> {
+    pub expect_status: &'a [u16],
+    pub expect_text: Option<&'a str>,
+    pub expect_json: &'a [(String, JsonExpect)],
+    /// What a body that does not say what it must makes the service.
+    pub on_mismatch: Status,
+    pub cert_warn: Duration,
+}
+
 pub async fn check(
     client: &Client,
     conn: &mut Option<Conn>,
     url: &Url,
-    expect_status: &[u16],
+    want: &Want<'_>,
     degraded_after: Option<Duration>,
 ) -> Outcome {
     let response = match client.send(conn, Request::get(url, BODY_CAP)).await {
@@ -37,10 +48,21 @@ pub async fn check(
     };
     let reason = clip(&response.reason, MAX_REASON_CHARS);
     let reason = (!reason.is_empty()).then_some(reason.as_str());
-    let (status, error) = classify(response.status, reason, expect_status);
+    let (mut status, mut error) = classify(response.status, reason, want.expect_status);
+    if status == Status::Up
+        && let Some(why) =
+            super::content::mismatch(&response.body, want.expect_text, want.expect_json)
+    {
+        (status, error) = (want.on_mismatch, Some(why));
+    }
     let (status, error) = degrade_if_slow(status, error, response.latency, degraded_after);
     let mut outcome = Outcome::new(status, Some(response.latency), error);
     outcome.details = details(&response.body);
+    super::tls::certificate(
+        &mut outcome,
+        response.peer_certificate.as_deref(),
+        want.cert_warn,
+    );
     outcome
 }
 

@@ -17,10 +17,15 @@
 //! line or a megabyte of text on our page, feed or log. Numbers from outside are checked before
 //! any arithmetic: `Duration` arithmetic panics on overflow, in release builds too.
 
+mod content;
+mod dns;
 mod feed;
+pub mod heartbeat;
 mod http;
+mod ping;
 mod systemd;
 mod tcp;
+mod tls;
 
 use crate::config::{Check, ServiceConfig};
 use crate::net::client;
@@ -188,21 +193,64 @@ async fn probe(
 ) -> (Outcome, Option<client::Conn>) {
     let check = async {
         match &service.check {
-            Check::Http { url, expect_status } => {
-                http::check(
-                    client,
-                    &mut conn,
-                    url,
+            Check::Http {
+                url,
+                expect_status,
+                expect_text,
+                expect_json,
+                on_mismatch,
+                cert_warn,
+            } => {
+                let want = http::Want {
                     expect_status,
-                    service.degraded_after,
-                )
-                .await
+                    expect_text: expect_text.as_deref(),
+                    expect_json,
+                    on_mismatch: *on_mismatch,
+                    cert_warn: *cert_warn,
+                };
+                http::check(client, &mut conn, url, &want, service.degraded_after).await
             }
             Check::Tcp { address } => tcp::check(address, service.degraded_after).await,
             Check::Systemd { unit } => systemd::check(unit).await,
             Check::Feed { url } => {
                 feed::check(client, &mut conn, url, service.degraded_after).await
             }
+            Check::Tls {
+                address,
+                server_name,
+                cert_warn,
+            } => {
+                tls::check(
+                    address,
+                    server_name.as_deref(),
+                    *cert_warn,
+                    service.degraded_after,
+                )
+                .await
+            }
+            Check::Dns {
+                query,
+                record,
+                resolver,
+                expect,
+            } => {
+                dns::check(
+                    query,
+                    *record,
+                    *resolver,
+                    expect,
+                    service.timeout,
+                    service.degraded_after,
+                )
+                .await
+            }
+            Check::Ping { host } => ping::check(host, service.degraded_after).await,
+            Check::Heartbeat {
+                period,
+                grace,
+                path,
+                ..
+            } => heartbeat::check(&service.slug, *period, *grace, path.as_deref()).await,
         }
     };
     let (mut outcome, conn) = match tokio::time::timeout(service.timeout, check).await {

@@ -9,7 +9,7 @@
 //! client or the log before both secrets are scrubbed from it: a Symbiont that answers
 //! "invalid token: Bearer …" must not hand our token to whoever asked.
 
-mod guard;
+pub(crate) mod guard;
 mod symbiont;
 
 use crate::config::{Config, Secret};
