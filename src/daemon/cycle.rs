@@ -473,8 +473,10 @@ fn write_outputs(
             .or_else(|| Some("an output could not be written".into()));
     }
     let json = site::json(snapshot);
+    // Written only when its bytes change, like every other output: a re-render of the same
+    // snapshot (a template edit) then rewrites no file at all.
     if let Err(e) = publisher
-        .write_with_gz(out_dir, "status.json", &json)
+        .write_if_changed_with_gz(out_dir, "status.json", &json)
         .context("status.json")
     {
         let message = format!("{e:#}");
