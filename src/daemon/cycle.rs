@@ -361,10 +361,11 @@ impl Generator {
     /// Saves the history if anything is unsaved; called at shutdown.
     pub fn flush(&mut self) {
         if let Some(h) = self.history.as_mut()
-            && h.is_dirty()
+            && h.needs_flush()
         {
-            // No cycle comes after this one to log the failure from `errors`.
-            if let Err(message) = h.save() {
+            // The whole file, with the journal folded in. No cycle comes after this one to log
+            // the failure from `errors`.
+            if let Err(message) = h.save_whole() {
                 tracing::error!("{message}");
             }
         }
