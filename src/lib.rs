@@ -145,6 +145,8 @@ fn run(command: Command, config: Arc<Config>) -> anyhow::Result<()> {
     if lock.is_some() {
         daemon::instance::remove_leftovers(&config.out_dir, &config.state_dir);
     }
+    // Before any socket or file is opened: every later share of descriptors follows from it.
+    net::fdlimit::raise();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // Host sampling, publishing and DNS run here; a few threads are plenty, and each one

@@ -49,8 +49,14 @@ pub struct Generator {
     /// This cycle's problems as last logged: a problem that persists is logged once, not every
     /// cycle (it stays in `errors` and on the page meanwhile).
     logged_errors: Vec<String>,
-    /// `None` only while a cycle's blocking task has it.
+    /// `None` only while a cycle's blocking task or a save has it.
     history: Option<History>,
+    /// A save running beside the loop, not inside a cycle: it hands the history back when
+    /// done, and the next cycle (or the stop) waits for that before touching the history.
+    saving: Option<tokio::task::JoinHandle<History>>,
+    /// The services changed while a save had the history: forget the removed ones when it
+    /// comes back.
+    retain_due: bool,
     /// The `on_publish` command, run after each publish; its failure goes into `errors`.
     hook: Option<Hook>,
     /// Finds steps of the wall clock between cycles, for the history to report.
@@ -91,6 +97,8 @@ impl Generator {
             assets_published: false,
             logged_errors: Vec::new(),
             history: Some(load_history(&config)),
+            saving: None,
+            retain_due: false,
             hook: Hook::from_config(&config),
             clock: Default::default(),
             publisher: Arc::default(),
@@ -132,6 +140,8 @@ impl Generator {
             () = self.prober.cycle(deadline) => {}
             () = stop => {}
         }
+        // Usually ended long ago: a save is a small append, and a cycle is an interval apart.
+        self.history_back().await;
         let now = Utc::now();
         let mut services = self.services(now);
         // Alerts see the statuses as checked, maintenance applied; they queue and return.
@@ -177,11 +187,8 @@ impl Generator {
             if let Some(entry) = host_entry(&host_config, &host, now) {
                 services.insert(0, entry);
             }
+            // Saved beside the loop once the cycle is done (`save_aside`), not here.
             let incidents = history.observe(&mut services, now);
-            if history.save_due() {
-                // A failure is kept by the history and comes back from `errors` below.
-                let _ = history.save();
-            }
             errors.extend(history.errors(now));
             errors.extend(hook_failure);
             errors.extend(alert_problems);
@@ -230,7 +237,7 @@ impl Generator {
                 let published = failure.is_none();
                 self.pages_key = pages_key;
                 self.host = sampler;
-                self.history = Some(history);
+                self.save_aside(history);
                 self.last = Some((snapshot.clone(), before_render));
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
@@ -321,8 +328,9 @@ impl Generator {
             .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
             .ok();
         self.site_info = SiteInfo::new(&config);
-        if let Some(h) = self.history.as_mut() {
-            h.retain(&config.services);
+        match self.history.as_mut() {
+            Some(h) => h.retain(&config.services),
+            None => self.retain_due = true,
         }
         crate::publish::hook::reconfigure(&mut self.hook, &config);
         if let Some(a) = self.alerts.as_mut() {
@@ -466,16 +474,54 @@ impl Generator {
         windows
     }
 
-    /// Saves the history and the alert state if anything is unsaved; called at shutdown.
-    pub fn flush(&mut self) {
+    /// Starts saving the history beside the loop when a save is due (off the cycle's path: the
+    /// fsync waits on the disk, not the cycle); otherwise keeps it. A failure is kept by the
+    /// history and comes back from `errors` in the next cycle.
+    fn save_aside(&mut self, mut history: History) {
+        if history.save_due() {
+            self.saving = Some(tokio::task::spawn_blocking(move || {
+                let _ = history.save();
+                history
+            }));
+        } else {
+            self.history = Some(history);
+        }
+    }
+
+    /// Takes the history back from a save that ran beside the loop.
+    async fn history_back(&mut self) {
+        if let Some(task) = self.saving.take() {
+            let history = match task.await {
+                Ok(history) => history,
+                Err(e) => {
+                    // Only a panic gets here: read it back, losing at most what was unsaved.
+                    tracing::error!("saving the history failed: {e}");
+                    load_history(&self.config)
+                }
+            };
+            self.history = Some(history);
+        }
+        if self.retain_due
+            && let Some(h) = self.history.as_mut()
+        {
+            h.retain(&self.config.services);
+            self.retain_due = false;
+        }
+    }
+
+    /// Saves the history and the alert state if anything is unsaved; called at shutdown and
+    /// after `build`.
+    pub async fn flush(&mut self) {
         if let Some(a) = self.alerts.as_mut() {
             a.flush();
         }
+        self.history_back().await;
         if let Some(h) = self.history.as_mut()
-            && h.is_dirty()
+            && h.needs_flush()
         {
-            // No cycle comes after this one to log the failure from `errors`.
-            if let Err(message) = h.save() {
+            // The whole file, with the journal folded in. No cycle comes after this one to log
+            // the failure from `errors`.
+            if let Err(message) = h.save_whole() {
                 tracing::error!("{message}");
             }
         }
@@ -645,8 +691,10 @@ fn write_outputs(
             .or_else(|| Some("an output could not be written".into()));
     }
     let json = site::json(snapshot);
+    // Written only when its bytes change, like every other output: a re-render of the same
+    // snapshot (a template edit) then rewrites no file at all.
     if let Err(e) = publisher
-        .write_with_gz(out_dir, "status.json", &json)
+        .write_if_changed_with_gz(out_dir, "status.json", &json)
         .context("status.json")
     {
         let message = format!("{e:#}");

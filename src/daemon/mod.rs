@@ -212,7 +212,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
     tracing::info!("shutting down");
     forward.abort();
     // Probes still in flight are tasks on the runtime; its shutdown (lib.rs) drops them.
-    running.generator.flush();
+    running.generator.flush().await;
     drop(running);
     server.stop().await;
     tracing::info!("stopped");
@@ -275,6 +275,8 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snaps
     let report = generator
         .cycle(Instant::now() + longest, std::future::pending())
         .await;
+    // The history is saved beside the cycle; a build waits for it.
+    generator.flush().await;
     // The sync is part of a build: a cron job's exit status says whether it happened.
     let hook_failure = generator.settle_hook().await;
     if !report.published {

@@ -13,7 +13,10 @@
 //! **Durable, and never a crash.** The file is written like the published ones (temporary file in
 //! the same directory, then rename) but fsynced, because unlike them it is not rewritten from
 //! scratch by the next cycle. It is saved when a status changes, at most [`SAVE_EVERY`] apart
-//! otherwise, and at shutdown: a crash loses at most that much. A file that cannot be read or
+//! otherwise, and at shutdown: a crash loses at most that much. A save appends the checks
+//! recorded since the last one to a journal ([`journal`]); the whole file is rewritten only when
+//! the journal has grown as large as it, and at shutdown. So a save costs what changed, not
+//! the year of every service. A file that cannot be read or
 //! parsed is moved aside (`history.json.corrupt-<time>`), logged, reported in `errors` for a
 //! day, and a fresh history starts. So is a file larger than the bound for the configured
 //! services ([`load_limit`]), without reading it; a file within it is trimmed to the bounds
@@ -45,6 +48,8 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+mod journal;
+
 /// The file's name in `state_dir`.
 pub const FILE: &str = "history.json";
 /// The format of [`FILE`]; a file with another version is moved aside like a corrupt one.
@@ -61,6 +66,9 @@ pub const KEEP_INCIDENTS: usize = 1_000;
 pub const ERROR_CHARS: usize = 300;
 /// How long unsaved history may wait (a crash loses at most this much).
 pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The journal is folded into the file once it is as large as the file, and never sooner
+/// than this: so the whole file is rewritten at most once per its size in appended checks.
+pub const JOURNAL_FLOOR: u64 = 256 * 1024;
 /// How many incidents the snapshot carries.
 pub const RECENT_INCIDENTS: usize = 50;
 /// How long a problem with the history file itself stays in `errors`.
@@ -210,6 +218,10 @@ pub struct ServiceHistory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Stored {
     version: u32,
+    /// Which journal (`history.journal-<generation>`) continues this file; 0 in files written
+    /// before the journal, which have none.
+    #[serde(default)]
+    generation: u64,
     services: BTreeMap<String, ServiceHistory>,
     /// Newest first.
     incidents: VecDeque<Incident>,
@@ -229,6 +241,19 @@ pub struct History {
     save_error: Option<String>,
     /// A clock step, shown in `errors` until it expires (by the clock after the step).
     clock_notice: Option<(String, DateTime<Utc>)>,
+    /// The generation of the file on disk: its journal is `journal::path(path, generation)`.
+    generation: u64,
+    /// Journal lines of the checks recorded since the last save.
+    pending: Vec<u8>,
+    /// Bytes in the journal on disk.
+    journal_len: u64,
+    /// Size of the file on disk when last written: the journal is folded in past it.
+    file_len: u64,
+    /// The next save must write the whole file: there is none yet, or something happened that
+    /// the journal cannot say (a mend, a service dropped, a failed append).
+    rewrite: bool,
+    /// True while the journal is replayed at load.
+    replaying: bool,
 }
 
 impl History {
@@ -253,6 +278,12 @@ impl History {
             notice: None,
             save_error: None,
             clock_notice: None,
+            generation: 0,
+            pending: Vec::new(),
+            journal_len: 0,
+            file_len: 0,
+            rewrite: true,
+            replaying: false,
         };
         let (problem, aside_as) = match read_within(&history.path, limit) {
             Err(Unread::Missing) => return history,
@@ -266,9 +297,12 @@ impl History {
             ),
             Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
                 Ok(stored) if stored.version == VERSION => {
+                    history.file_len = bytes.len() as u64;
                     drop(bytes);
                     history.services = stored.services;
                     history.incidents = stored.incidents;
+                    history.generation = stored.generation;
+                    history.replay(limit, now);
                     let mended = history.mend();
                     tracing::info!(
                         "history: {} services, {} incidents from {}",
@@ -318,6 +352,39 @@ impl History {
         history.dirty = true;
         history.urgent = true;
         history
+    }
+
+    /// Applies the journal that continues the file just read (see [`journal`]). The file is
+    /// rewritten at the next save either way, so a torn last line is never appended to.
+    fn replay(&mut self, limit: u64, now: DateTime<Utc>) {
+        let path = journal::path(&self.path, self.generation);
+        match journal::read(&path, limit) {
+            Ok(None) => {}
+            Ok(Some(bytes)) => {
+                let mut n = 0usize;
+                self.replaying = true;
+                for line in journal::lines(&bytes) {
+                    if let Some(at) = line.at() {
+                        let error = line.e.as_deref();
+                        self.record_check(&line.s, line.st, line.l, error, at);
+                        n += 1;
+                    }
+                }
+                self.replaying = false;
+                tracing::info!("history: {n} checks from {}", path.display());
+            }
+            Err(problem) => {
+                let message = format!(
+                    "history: {} {problem}; the checks in it are not counted",
+                    path.display()
+                );
+                self.notice = Some((message, now));
+                self.urgent = true;
+            }
+        }
+        // The next save starts a new generation (and removes this journal).
+        self.dirty |= self.journal_len > 0 || path.exists();
+        self.rewrite = true;
     }
 
     /// Brings a history read from disk within the bounds [`History::record`] keeps: the newest
@@ -403,6 +470,8 @@ impl History {
             tracing::warn!("history: {slug} is no longer configured; its history is dropped");
             self.services.remove(&slug);
             self.dirty = true;
+            // A journal line cannot say "dropped": the next save writes the whole file.
+            self.rewrite = true;
         }
     }
 
@@ -424,17 +493,44 @@ impl History {
     }
 
     fn record(&mut self, s: &Service, at: DateTime<Utc>) {
-        // `entry` would allocate the slug every check; look it up first.
-        if !self.services.contains_key(&s.slug) {
-            self.services
-                .insert(s.slug.clone(), ServiceHistory::default());
+        // A check is kept to the millisecond, in the file as in the journal: so a replay
+        // gives back exactly what was recorded.
+        let at = DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at);
+        let error = s.error.as_deref();
+        if self.record_check(&s.slug, s.status, s.latency_ms, error, at) {
+            journal::push(
+                &mut self.pending,
+                &journal::Line {
+                    s: s.slug.as_str().into(),
+                    t: at.timestamp_millis(),
+                    st: s.status,
+                    l: s.latency_ms,
+                    e: error.map(|e| cut(e).into()),
+                },
+            );
         }
-        let Some(h) = self.services.get_mut(&s.slug) else {
-            return;
+    }
+
+    /// Counts one check of `slug`; false when it was counted already (the same result shown
+    /// again by a cycle while its probe is still running).
+    fn record_check(
+        &mut self,
+        slug: &str,
+        status: Status,
+        latency_ms: Option<f64>,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        // `entry` would allocate the slug every check; look it up first.
+        if !self.services.contains_key(slug) {
+            self.services
+                .insert(slug.to_string(), ServiceHistory::default());
+        }
+        let Some(h) = self.services.get_mut(slug) else {
+            return false;
         };
-        // The very same result, shown again by a cycle while its probe is still running.
         if h.last_checked == Some(at) {
-            return;
+            return false;
         }
         // Older than the last one recorded: the clock stepped back. What is dated after `at`
         // cannot be placed any more; dropped, it keeps the order everything below relies on.
@@ -443,7 +539,7 @@ impl History {
             h.days.retain(|d| d.date <= day);
             h.fine.retain(|b| b.start <= start);
             let dropped = self.incidents.len();
-            self.incidents.retain(|i| i.service != s.slug || i.at <= at);
+            self.incidents.retain(|i| i.service != slug || i.at <= at);
             self.dirty |= dropped != self.incidents.len();
         }
         h.last_checked = Some(at);
@@ -453,10 +549,10 @@ impl History {
         self.dirty = true;
         let day = at.date_naive();
         match h.days.back_mut() {
-            Some(d) if d.date == day => d.counts.add(s.status, s.latency_ms),
+            Some(d) if d.date == day => d.counts.add(status, latency_ms),
             _ => {
                 let mut counts = Counts::default();
-                counts.add(s.status, s.latency_ms);
+                counts.add(status, latency_ms);
                 h.days.push_back(Day { date: day, counts });
             }
         }
@@ -465,10 +561,10 @@ impl History {
         }
         let start = bucket_start(at);
         match h.fine.back_mut() {
-            Some(b) if b.start == start => b.counts.add(s.status, s.latency_ms),
+            Some(b) if b.start == start => b.counts.add(status, latency_ms),
             _ => {
                 let mut counts = Counts::default();
-                counts.add(s.status, s.latency_ms);
+                counts.add(status, latency_ms);
                 h.fine.push_back(Bucket { start, counts });
             }
         }
@@ -476,43 +572,44 @@ impl History {
         while h.fine.front().is_some_and(|b| b.start < oldest) || h.fine.len() > FINE_BUCKETS {
             h.fine.pop_front();
         }
-        let from = match h.last_status.replace(s.status) {
-            Some(from) => (from != s.status).then_some(from),
+        let from = match h.last_status.replace(status) {
+            Some(from) => (from != status).then_some(from),
             // Failing at its very first check is news too: without an incident, a feed
             // subscriber would never hear of a service that was down from the start.
-            None => matches!(s.status, Status::Down | Status::Degraded).then_some(Status::Unknown),
+            None => matches!(status, Status::Down | Status::Degraded).then_some(Status::Unknown),
         };
         if let Some(from) = from {
-            tracing::info!(
-                "{}: {from} → {}{}",
-                s.slug,
-                s.status,
-                s.error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            );
+            // A replay at start is not news: the line was logged when it happened.
+            if !self.replaying {
+                tracing::info!(
+                    "{}: {from} → {}{}",
+                    slug,
+                    status,
+                    error.map(|e| format!(" ({e})")).unwrap_or_default()
+                );
+            }
             if let Some(open) = self
                 .incidents
                 .iter_mut()
-                .find(|i| i.service == s.slug && i.end.is_none())
+                .find(|i| i.service == slug && i.end.is_none())
             {
                 open.end = Some(at);
                 open.duration_seconds = seconds_between(open.at, at);
             }
             self.incidents.push_front(Incident {
-                service: s.slug.clone(),
+                service: slug.to_string(),
                 name: None,
                 from,
-                to: s.status,
+                to: status,
                 at,
-                error: s.error.as_deref().map(cut),
+                error: error.map(cut),
                 end: None,
                 duration_seconds: 0,
             });
             self.incidents.truncate(KEEP_INCIDENTS);
             self.urgent = true;
         }
+        true
     }
 
     /// The newest incidents, named as `services` name them now, with the duration of the open
@@ -575,7 +672,13 @@ impl History {
     /// Writes the file durably and atomically. A failure is kept for `errors` and retried at
     /// the next [`History::save_due`]; the history in memory is kept either way.
     pub fn save(&mut self) -> Result<(), String> {
-        let result = self.write().map_err(|e| {
+        let whole = self.rewrite || self.journal_len >= self.file_len.max(JOURNAL_FLOOR);
+        let result = if whole {
+            self.write_whole()
+        } else {
+            self.append()
+        };
+        let result = result.map_err(|e| {
             format!(
                 "history: cannot save {}: {e:#}; the history is kept in memory and saving is retried",
                 self.path.display()
@@ -595,16 +698,67 @@ impl History {
         result
     }
 
-    fn write(&self) -> anyhow::Result<()> {
+    /// Like [`History::save`], but always writes the whole file (at shutdown: what is left is
+    /// one file a person can read, and the next start replays nothing).
+    pub fn save_whole(&mut self) -> Result<(), String> {
+        self.rewrite = true;
+        self.save()
+    }
+
+    /// Whether a stop should save: something is unsaved, or the journal is not folded in.
+    pub fn needs_flush(&self) -> bool {
+        self.dirty || self.journal_len > 0
+    }
+
+    /// Appends the checks recorded since the last save to the journal.
+    fn append(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let path = journal::path(&self.path, self.generation);
+        match journal::append(&path, &self.pending) {
+            Ok(()) => {
+                self.journal_len += self.pending.len() as u64;
+                self.pending.clear();
+                Ok(())
+            }
+            Err(e) => {
+                // Part of the lines may be in the journal, torn: the next try writes the whole
+                // file under a new generation instead.
+                self.rewrite = true;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Writes the whole history under the next generation, then removes the old journal.
+    fn write_whole(&mut self) -> anyhow::Result<()> {
+        let next = self.generation + 1;
+        let len = self.write(next)?;
+        let old = journal::path(&self.path, self.generation);
+        // The new file holds everything the old journal did; left behind (a crash now), it is
+        // ignored at load, since its generation is not the file's.
+        let _ = std::fs::remove_file(old);
+        self.generation = next;
+        self.file_len = len;
+        self.journal_len = 0;
+        self.pending.clear();
+        self.rewrite = false;
+        Ok(())
+    }
+
+    fn write(&self, generation: u64) -> anyhow::Result<u64> {
         use anyhow::Context as _;
         #[derive(Serialize)]
         struct Borrowed<'a> {
             version: u32,
+            generation: u64,
             services: &'a BTreeMap<String, ServiceHistory>,
             incidents: &'a VecDeque<Incident>,
         }
         let bytes = serde_json::to_vec(&Borrowed {
             version: VERSION,
+            generation,
             services: &self.services,
             incidents: &self.incidents,
         })?;
@@ -620,7 +774,7 @@ impl History {
         tmp.persist(&self.path).map_err(|e| e.error)?;
         // The rename itself is durable only once the directory is.
         std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
+        Ok(bytes.len() as u64)
     }
 
     #[cfg(test)]

@@ -685,3 +685,113 @@ mod properties {
         }
     }
 }
+
+/// A history of `n` services with a check on each of the last 365 days, saved whole.
+fn a_year_of(n: usize, dir: &Path, now: DateTime<Utc>) -> History {
+    let mut h = History::load(dir, now);
+    for day in (1..=365).rev() {
+        let at = now - Duration::days(day);
+        for i in 0..n {
+            let status = if (day + i as i64) % 50 == 0 {
+                Status::Down
+            } else {
+                Status::Up
+            };
+            h.record(&service(&format!("svc-{i}"), status, Some(3.5), at), at);
+        }
+    }
+    h.save().unwrap();
+    h
+}
+
+fn stamp(path: &Path) -> (u64, u64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.ino(), m.len(), m.mtime_nsec())
+}
+
+#[test]
+fn a_save_after_one_changed_service_writes_a_line_not_the_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let mut h = a_year_of(100, dir.path(), now);
+    let file = dir.path().join(FILE);
+    let before = stamp(&file);
+    assert!(
+        before.1 > 1_000_000,
+        "a year of 100 services: {} bytes",
+        before.1
+    );
+    check(&mut h, "svc-7", Status::Up, now);
+    h.save().unwrap();
+    assert_eq!(stamp(&file), before, "the year was rewritten");
+    let journal = journal::path(&file, h.generation);
+    let written = std::fs::metadata(&journal).unwrap().len();
+    eprintln!(
+        "history.json {} bytes; the save of one check wrote {written}",
+        before.1
+    );
+    assert!(written <= 200, "{written} bytes for one check");
+    // The file and its journal give back the same history.
+    let again = History::load(dir.path(), now);
+    assert_eq!(again.services, h.services);
+    assert_eq!(again.incidents, h.incidents);
+}
+
+#[test]
+fn a_kill_loses_at_most_the_checks_since_the_last_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let mut h = a_year_of(3, dir.path(), now);
+    let mut at = now;
+    for _ in 0..5 {
+        at += Duration::seconds(30);
+        check(&mut h, "svc-1", Status::Down, at);
+        check(&mut h, "svc-2", Status::Up, at);
+        h.save().unwrap();
+    }
+    let saved = (h.services.clone(), h.incidents.clone());
+    // Checks after the last save, then a kill -9: gone, and only they.
+    at += Duration::seconds(30);
+    check(&mut h, "svc-1", Status::Up, at);
+    drop(h);
+    let journal = journal::path(&dir.path().join(FILE), 1);
+    // A kill in the middle of an append leaves a torn last line.
+    let mut torn = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    torn.write_all(b"{\"s\":\"svc-1\",\"t\":17").unwrap();
+    drop(torn);
+    let mut h = History::load(dir.path(), at);
+    assert_eq!((h.services.clone(), h.incidents.clone()), saved);
+    assert!(h.errors(at).is_empty(), "{:?}", h.errors(at));
+    // The next save starts a new generation; the torn journal is gone.
+    h.save().unwrap();
+    assert!(!journal.exists());
+    let again = History::load(dir.path(), at);
+    assert_eq!((again.services, again.incidents), saved);
+}
+
+#[test]
+fn a_file_without_a_generation_loads_and_the_journal_of_another_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    // The format before the journal: no generation.
+    std::fs::write(
+        dir.path().join(FILE),
+        br#"{"version":1,"services":{"web":{"last_status":"up","days":[{"date":"2026-11-24","up":4}],"fine":[]}},"incidents":[]}"#,
+    )
+    .unwrap();
+    // A journal left by a crash after a whole write of a later generation would be ignored
+    // the same way: only the file's own generation is replayed.
+    std::fs::write(
+        journal::path(&dir.path().join(FILE), 5),
+        b"{\"s\":\"web\",\"t\":1795000000000,\"st\":\"down\"}\n",
+    )
+    .unwrap();
+    let h = History::load(dir.path(), now);
+    let web = h.service("web").unwrap();
+    assert_eq!(web.days[0].counts.up, 4);
+    assert_eq!(web.days[0].counts.down, 0);
+}

@@ -74,8 +74,9 @@ pub fn write(
     let ok = errors.is_empty();
     snapshot.errors.extend(errors);
     let text = metrics::metrics(snapshot, site);
-    match publisher.write_with_gz(out_dir, "metrics", text.as_bytes()) {
-        Ok(()) => ok,
+    // Unchanged when the snapshot is (a re-render after a template edit): left alone then.
+    match publisher.write_if_changed_with_gz(out_dir, "metrics", text.as_bytes()) {
+        Ok(_) => ok,
         Err(e) => {
             snapshot.errors.push(format!("{e:#}"));
             false

@@ -60,9 +60,9 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one write may make no progress before the connection is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once, at most; the descriptor limit may lower it (see [`connection_cap`]).
-pub const MAX_CONNECTIONS: usize = 1024;
+pub const MAX_CONNECTIONS: usize = crate::net::fdlimit::LISTENER_CONNECTIONS as usize;
 /// Descriptors kept free for everything else the process opens (probes, publish, history).
-const FD_RESERVE: u64 = 128;
+const FD_RESERVE: u64 = crate::net::fdlimit::RESERVE;
 /// How long a stop waits for answers in flight.
 const DRAIN: Duration = Duration::from_secs(1);
 
@@ -210,27 +210,11 @@ impl Server {
 }
 
 /// How many connections may be open at once: [`MAX_CONNECTIONS`], or fewer when the descriptor
-/// limit would run out first. The soft limit is raised to the hard one first (systemd's default
-/// soft limit is 1024): a listener that runs out of descriptors cannot even refuse cleanly.
+/// limit would run out first. The soft limit was raised to the hard one first
+/// ([`crate::net::fdlimit::raise`]; systemd's default soft limit is 1024): a listener that runs
+/// out of descriptors cannot even refuse cleanly.
 fn connection_cap() -> usize {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let want = MAX_CONNECTIONS as u64 + FD_RESERVE;
-    let mut soft = limit.current;
-    if soft.is_some_and(|s| s < want) {
-        let raised = limit.maximum.map_or(want, |max| max.min(want));
-        if setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: Some(raised),
-                maximum: limit.maximum,
-            },
-        )
-        .is_ok()
-        {
-            soft = Some(raised);
-        }
-    }
+    let soft = crate::net::fdlimit::raise().soft;
     let cap = soft.map_or(MAX_CONNECTIONS as u64, |s| {
         s.saturating_sub(FD_RESERVE).min(MAX_CONNECTIONS as u64)
     });

@@ -38,6 +38,9 @@ mod daemon;
 mod reload;
 mod restarts;
 
+// Budgets across stages (issue 14): descriptors, rewrites, sizes.
+mod lean;
+
 // Shipping: scripts/, the Debian package, the local Caddy trial.
 mod deploy;
 mod package;

@@ -23,7 +23,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 
 /// A filter whose output is markup made here from numbers: tera must not escape it.
 pub struct Markup(pub fn(&Value, &HashMap<String, Value>) -> tera::Result<Value>);
@@ -164,55 +163,64 @@ fn since_words(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// `{{ s.days | day_strip(today=generated_at) }}`: one bar per day, oldest first and `today` (the
-/// UTC date of that time) last, each with a title ("2026-11-24: 99.95% available"), the whole
-/// strip labelled with a summary for screen readers. An empty list says "No history yet".
+/// `{{ s.days | day_strip(today=generated_at) }}`: one bar per run of equal days, oldest first
+/// and `today` (the UTC date of that time) last, each with a title that names its days
+/// ("2026-11-24: 99.95% available", "2026-08-27 to 2026-11-23 (89 days): 100% available") and
+/// as wide as its days, the whole strip labelled with a summary for screen readers. An empty
+/// list says "No history yet".
+///
+/// Runs, not days: a bar per day was 90 elements and 4.7 KB a service, most of them the same
+/// perfect day; a run says the same in one (issue 14: 20 services in 40 KB). Only days with the
+/// very same figure make a run, so every day still has its own words.
 ///
 /// With `since=s.observed_since`, days before the service's first check say "no data" (grey
 /// and short, unlike a bad day's tall red bar) and the summary says since when it is watched;
 /// a watched day with nothing counted (maintenance or `unknown` all day) says so instead.
 #[derive(Default)]
-pub struct DayStrip {
-    /// The bars every strip of the same days shares.
-    common: Mutex<Option<CommonBars>>,
+pub struct DayStrip;
+
+/// What a day shows: days that show the same make one run.
+#[derive(Clone, Copy, PartialEq)]
+enum DayShows {
+    Ratio(f64),
+    /// Before the first check.
+    NoData,
+    /// Watched, but nothing counted.
+    Nothing,
 }
 
-/// For each of `n` days from `first`: the bar of a perfect day and of a day without data.
-struct CommonBars {
-    first: NaiveDate,
-    perfect: Vec<String>,
-    no_data: Vec<String>,
-}
-
-impl CommonBars {
-    fn new(first: NaiveDate, n: usize) -> CommonBars {
-        let bar = |date: NaiveDate, ratio: Option<f64>| {
-            let mut out = Bytes::with_capacity(56);
-            bar(&mut out, date, ratio);
-            out.into_string()
-        };
-        let days = || first.iter_days().take(n);
-        CommonBars {
-            first,
-            perfect: days().map(|d| bar(d, Some(1.0))).collect(),
-            no_data: days().map(|d| bar(d, None)).collect(),
-        }
-    }
-}
-
-/// One bar. `<i>` keeps 90 bars per service short; inside role="img" they are presentational.
-fn bar(out: &mut Bytes, date: NaiveDate, ratio: Option<f64>) {
+/// One bar for `len` days from `date`. `<i>` keeps the bars short; inside role="img" they are
+/// presentational.
+fn run(out: &mut Bytes, date: NaiveDate, len: usize, shows: DayShows) {
+    let ratio = match shows {
+        DayShows::Ratio(r) => Some(r),
+        _ => None,
+    };
     out.str("<i class=\"");
     out.str(day_class(ratio));
+    // As wide as its days: a class per width (style.css has `.days .f2` to `.f90`), since a
+    // style attribute is what a strict CSP blocks.
+    if len > 1 {
+        out.str(" f");
+        out.number(len as u32);
+    }
     out.str("\" title=\"");
     out.date(date);
-    match ratio {
-        Some(r) => {
+    if len > 1 {
+        out.str(" to ");
+        out.date(date + chrono::Days::new(len as u64 - 1));
+        out.str(" (");
+        out.number(len as u32);
+        out.str(" days)");
+    }
+    match shows {
+        DayShows::Ratio(r) => {
             out.str(": ");
             out.percent(r);
             out.str(" available\"></i>");
         }
-        None => out.str(": no data\"></i>"),
+        DayShows::NoData => out.str(": no data\"></i>"),
+        DayShows::Nothing => out.str(": nothing counted (maintenance or unknown)\"></i>"),
     }
 }
 
@@ -255,8 +263,8 @@ impl tera::Filter for DayStrip {
                 worst = Some((i, r));
             }
         }
-        // About 50 bytes a bar; one allocation for the lot.
-        let mut out = Bytes::with_capacity(200 + n * 52);
+        // About 80 bytes a run; a few runs a service.
+        let mut out = Bytes::with_capacity(600);
         out.str("<div class=\"days\" role=\"img\" aria-label=\"Availability per day, last ");
         out.number(n as u32);
         out.str(" days: ");
@@ -281,23 +289,27 @@ impl tera::Filter for DayStrip {
             }
         }
         out.str("\">");
-        let mut common = self.common.lock().unwrap_or_else(|p| p.into_inner());
-        let common = match &mut *common {
-            Some(c) if c.first == first && c.perfect.len() == n => c,
-            slot => slot.insert(CommonBars::new(first, n)),
-        };
-        for (i, day) in days.iter().enumerate() {
-            let date = first + chrono::Days::new(i as u64);
-            match day.as_f64() {
-                Some(r) if r >= 1.0 => out.str(&common.perfect[i]),
-                None if since.is_some_and(|s| date >= s) => {
-                    out.str("<i class=\"none\" title=\"");
-                    out.date(date);
-                    out.str(": nothing counted (maintenance or unknown)\"></i>");
-                }
-                None => out.str(&common.no_data[i]),
-                ratio => bar(&mut out, date, ratio),
+        let shows = |i: usize, day: &Value| match day.as_f64() {
+            Some(r) => DayShows::Ratio(r),
+            None if since.is_some_and(|s| first + chrono::Days::new(i as u64) >= s) => {
+                DayShows::Nothing
             }
+            None => DayShows::NoData,
+        };
+        let mut start = 0;
+        while start < n {
+            let what = shows(start, &days[start]);
+            let mut end = start + 1;
+            while end < n && shows(end, &days[end]) == what {
+                end += 1;
+            }
+            run(
+                &mut out,
+                first + chrono::Days::new(start as u64),
+                end - start,
+                what,
+            );
+            start = end;
         }
         out.str("</div><div class=\"scale\" aria-hidden=\"true\"><span>");
         out.number(n as u32);
@@ -541,20 +553,23 @@ mod tests {
     }
 
     #[test]
-    fn the_strip_has_a_bar_per_day_dated_up_to_today() {
+    fn the_strip_has_a_bar_per_run_of_equal_days_dated_up_to_today() {
         let mut days: Vec<Value> = vec![Value::Null; 90];
         days[89] = json!(0.9995);
         days[88] = json!(1.0);
         days[0] = json!(0.5);
-        let html = text(DayStrip::default().filter(&json!(days), &today()));
-        assert_eq!(html.matches("<i ").count(), 90);
+        let html = text(DayStrip.filter(&json!(days), &today()));
+        // 50%, 87 days of no data, 100%, 99.95%: four runs that name all 90 days.
+        assert_eq!(html.matches("<i ").count(), 4);
         assert!(html.contains(
             "<i class=\"ok\" title=\"2026-11-24: 99.95% available\"></i></div><div class=\"scale\""
         ));
         assert!(html.contains("title=\"2026-11-23: 100% available\""));
         // 89 days before the 24th of November.
         assert!(html.contains("<i class=\"major\" title=\"2026-08-27: 50% available\">"));
-        assert!(html.contains("<i class=\"none\" title=\"2026-11-22: no data\">"));
+        assert!(html.contains(
+            "<i class=\"none f87\" title=\"2026-08-28 to 2026-11-22 (87 days): no data\">"
+        ));
         assert!(html.contains(
             "aria-label=\"Availability per day, last 90 days: 3 with data, 2 at 99.9% or more; worst 50% on 2026-08-27\""
         ));
@@ -565,7 +580,7 @@ mod tests {
     /// The bars shared between strips are made again when the day changes.
     #[test]
     fn a_new_day_moves_the_strip() {
-        let strip = DayStrip::default();
+        let strip = DayStrip;
         let days = json!([1.0, null, 0.5, 1.0]);
         let monday = text(strip.filter(&days, &today()));
         assert!(monday.contains("title=\"2026-11-24: 100% available\"></i></div>"));
@@ -601,7 +616,7 @@ mod tests {
 
     #[test]
     fn an_empty_strip_says_so_and_bad_input_is_an_error() {
-        let strip = DayStrip::default();
+        let strip = DayStrip;
         assert!(text(strip.filter(&json!([]), &today())).contains("No history yet"));
         let html = text(strip.filter(&json!([null, null]), &today()));
         assert!(html.contains("last 2 days: no data yet"), "{html}");
@@ -753,8 +768,10 @@ mod tests {
             ("today".to_string(), json!("2026-11-24T10:00:00Z")),
             ("since".to_string(), json!("2026-11-22T10:00:00Z")),
         ]);
-        let html = text(DayStrip::default().filter(&json!(days), &a));
-        assert!(html.contains("<i class=\"none\" title=\"2026-11-21: no data\">"));
+        let html = text(DayStrip.filter(&json!(days), &a));
+        assert!(html.contains(
+            "<i class=\"none f87\" title=\"2026-08-27 to 2026-11-21 (87 days): no data\">"
+        ));
         assert!(html.contains("<i class=\"major\" title=\"2026-11-22: 50% available\">"));
         assert!(html.contains(
             "<i class=\"none\" title=\"2026-11-23: nothing counted (maintenance or unknown)\">"

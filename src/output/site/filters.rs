@@ -19,7 +19,7 @@ pub fn register(tera: &mut Tera) {
     tera.register_filter("clock", clock);
     tera.register_filter("availability", availability);
     tera.register_filter("timespan", timespan);
-    tera.register_filter("day_strip", charts::DayStrip::default());
+    tera.register_filter("day_strip", charts::DayStrip);
     tera.register_filter("sparkline", charts::Markup(charts::sparkline));
     tera.register_filter("uptimes", charts::Markup(charts::uptimes));
     tera.register_filter("details", charts::Markup(details));

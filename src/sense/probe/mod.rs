@@ -1,10 +1,19 @@
-//! Checking services: one concurrent probe per service, each bounded by its own timeout.
+//! Checking services: one probe per service, each bounded by its own timeout, at most
+//! [`Budget::probes_in_flight`](crate::net::fdlimit::Budget) of them at once.
 //!
 //! A probe's result is *data*: a service that is down, slow or answers garbage yields an
 //! [`Outcome`] saying so, never an `Err` that stops the loop.
 //!
 //! Timing rules, which the loop relies on:
-//! - all probes of a cycle run at once, so a slow one never delays the others;
+//! - the probes of a cycle start together but take turns for a socket: at most
+//!   `probes_in_flight` hold one at once, and at most `probe_pool` connections are kept alive
+//!   between cycles ([`crate::net::fdlimit`]). So the descriptors open never depend on the
+//!   number of services, and the latency a probe measures is the service's, not that of a
+//!   thousand others answered on the same thread. A probe's timeout starts with its turn; a slow
+//!   one delays the others only while it holds its turn, never past its timeout;
+//! - a probe that cannot get a socket at all (the descriptor limit is reached anyway, by the
+//!   listener or the hook) reports its service `unknown` with the reason, not `down`: the
+//!   service was not looked at, and the cycle still publishes;
 //! - a cycle waits for its probes only until its deadline (one interval). A probe still running
 //!   then (its timeout is longer than the interval) keeps running in the background; the
 //!   service shows its previous result, and no second probe of it is started until the first
@@ -35,7 +44,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 /// The longest error a probe reports: a sentence or two, whatever the target sent.
@@ -97,7 +106,9 @@ struct Slot {
     conn: Option<client::Conn>,
 }
 
-type Done = (usize, Outcome, Option<client::Conn>);
+/// A probe's end: the service's index, its outcome, the connection to keep (if it can be), and
+/// whether the probe was handed a kept one.
+type Done = (usize, Outcome, Option<client::Conn>, bool);
 
 /// Runs the probes of a fixed list of services and keeps each one's latest outcome.
 pub struct Prober {
@@ -106,10 +117,23 @@ pub struct Prober {
     slots: Vec<Slot>,
     tx: mpsc::UnboundedSender<Done>,
     rx: mpsc::UnboundedReceiver<Done>,
+    /// One permit per probe that may hold a socket at once.
+    turns: Arc<Semaphore>,
+    /// Kept-alive connections, at most: more are closed after their probe.
+    pool: usize,
+    /// Kept-alive connections that exist: in a slot, or handed to a probe in flight.
+    kept: usize,
 }
 
 impl Prober {
     pub fn new(services: Vec<ServiceConfig>) -> Prober {
+        let budget = crate::net::fdlimit::current();
+        Prober::with_budget(services, budget.probes_in_flight, budget.probe_pool)
+    }
+
+    /// A prober that runs at most `in_flight` probes at once and keeps at most `pool`
+    /// connections alive between cycles.
+    pub fn with_budget(services: Vec<ServiceConfig>, in_flight: usize, pool: usize) -> Prober {
         let (tx, rx) = mpsc::unbounded_channel();
         let slots = services
             .iter()
@@ -125,6 +149,9 @@ impl Prober {
             slots,
             tx,
             rx,
+            turns: Arc::new(Semaphore::new(in_flight.max(1))),
+            pool,
+            kept: 0,
         }
     }
 
@@ -150,10 +177,15 @@ impl Prober {
             let client = self.client.clone();
             let tx = self.tx.clone();
             let conn = self.slots[i].conn.take();
+            let turns = Arc::clone(&self.turns);
             tokio::spawn(async move {
+                // The semaphore is never closed; without a permit the probe still runs.
+                let turn = turns.acquire_owned().await.ok();
+                let had = conn.is_some();
                 let (outcome, conn) = probe(&client, &services[i], conn).await;
+                drop(turn);
                 // The receiver lives as long as the prober; if it is gone we are shutting down.
-                let _ = tx.send((i, outcome, conn));
+                let _ = tx.send((i, outcome, conn, had));
             });
         }
         while pending > 0 {
@@ -168,11 +200,25 @@ impl Prober {
         }
     }
 
-    fn store(&mut self, (i, outcome, conn): Done) {
+    fn store(&mut self, (i, outcome, conn, had): Done) {
+        if had {
+            self.kept -= 1;
+        }
+        // Past the pool's size the connection is closed: one more socket per service would
+        // make the descriptors follow the number of services again.
+        let conn = conn.filter(|_| self.kept < self.pool);
+        if conn.is_some() {
+            self.kept += 1;
+        }
         let slot = &mut self.slots[i];
         slot.in_flight = false;
         slot.last = Some(outcome);
         slot.conn = conn;
+    }
+
+    /// Kept-alive connections that exist now (in a slot or with a probe in flight).
+    pub fn kept(&self) -> usize {
+        self.kept
     }
 
     /// Each service with its latest outcome; `None` until its first check has ended.
@@ -263,8 +309,22 @@ async fn probe(
             None,
         ),
     };
+    if outcome.error.as_deref().is_some_and(out_of_descriptors) {
+        outcome.status = Status::Unknown;
+        outcome.latency = None;
+        outcome.error = outcome.error.map(|e| {
+            format!("not checked: the process has no file descriptor free ({e}); checked again next cycle")
+        });
+    }
     outcome.error = outcome.error.map(|e| shown_error(&e));
     (outcome, conn)
+}
+
+/// Whether an error says the process (EMFILE) or the system (ENFILE) ran out of descriptors:
+/// then nothing was learnt about the service. Matched on the words every kind's error carries
+/// (`std::io::Error`'s display), so no kind needs to know about it.
+fn out_of_descriptors(error: &str) -> bool {
+    error.contains("os error 24") || error.contains("os error 23")
 }
 
 /// An error as the page, the feed and the log may show it: URLs redacted, then clipped.
