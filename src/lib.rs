@@ -13,7 +13,9 @@
 //! - [`output`]: snapshot → bytes: the site (templates, pages, charts), `status.json`, Atom,
 //!   metrics, badges.
 //! - [`publish`]: bytes → files in `out_dir` (atomic, gzip sidecars), then the `on_publish` hook.
-//! - [`serve`]: the HTTP listener on the side: health, the preview of `out_dir`, `/api/tasks`.
+//! - [`alert`]: status changes → messages on the operator's channels, off the cycle's path.
+//! - [`serve`]: the HTTP listener on the side: health, the preview of `out_dir`, `/api/tasks`,
+//!   `/api/heartbeat`.
 //! - [`daemon`]: drives it all: the loop, one cycle ([`daemon::cycle`]), reload, signals, the
 //!   instance lock, and the `check` command.
 //!
@@ -31,8 +33,12 @@
 //!   what is above them in this list; `publish` knows nothing of what its bytes mean;
 //! - `output` imports `config`, `snapshot` and `publish` (to write), never `sense` or
 //!   `history`: what it shows of them is already in the snapshot;
+//! - `alert` imports `config`, `snapshot`, `net` and `redact`: it is handed each cycle's
+//!   services by the daemon and never reaches into the probes or the history;
 //! - `serve` imports only `config`, `snapshot`, `net` and `redact`: what it shows of a cycle
-//!   arrives through the [`serve::Health`] the daemon updates;
+//!   arrives through the [`serve::Health`] the daemon updates. One exception: the heartbeat
+//!   route records a ping in the store of `sense::probe::heartbeat`, the one place both the
+//!   route and the heartbeat check read (a ping is an input, like a probe's answer);
 //! - `daemon` imports every stage; nothing but this file imports `daemon`.
 #![forbid(unsafe_code)]
 

@@ -110,12 +110,29 @@ impl Alerts {
             .iter()
             .map(|a| {
                 let mut old = saved.remove(&a.name).unwrap_or_default();
-                let tracks = config
-                    .services
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| a.covers(&s.slug))
-                    .map(|(i, s)| (i, s.slug.clone(), old.remove(&s.slug).unwrap_or_default()))
+                // With `[host] warn`/`critical` the snapshot's services start with the `host`
+                // entry (see `sense::thresholds`), so it is watched like a service and the
+                // configured ones come one place later.
+                let host = config.host.warn.is_some() || config.host.critical.is_some();
+                let host_slug = crate::snapshot::HOST_SLUG;
+                let host_track = (host && a.covers(host_slug)).then(|| {
+                    let track = old.remove(host_slug).unwrap_or_default();
+                    (0, host_slug.to_string(), track)
+                });
+                let shift = usize::from(host);
+                let tracks = host_track
+                    .into_iter()
+                    .chain(
+                        config
+                            .services
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, s)| a.covers(&s.slug))
+                            .map(|(i, s)| {
+                                let track = old.remove(&s.slug).unwrap_or_default();
+                                (i + shift, s.slug.clone(), track)
+                            }),
+                    )
                     .collect();
                 let config = Arc::new(a.clone());
                 Running {
@@ -133,7 +150,13 @@ impl Alerts {
     pub fn observe(&mut self, services: &[Service], now: DateTime<Utc>) {
         for a in &mut self.alerts {
             for (index, slug, track) in &mut a.tracks {
-                let Some(svc) = services.get(*index).filter(|s| s.slug == *slug) else {
+                // The index is where the service should be; its slug is checked, and looked
+                // for if the list was laid out otherwise.
+                let Some(svc) = services
+                    .get(*index)
+                    .filter(|s| s.slug == *slug)
+                    .or_else(|| services.iter().find(|s| s.slug == *slug))
+                else {
                     continue;
                 };
                 let seen = a.policy.seen(svc.status);
@@ -260,7 +283,8 @@ fn limit(config: &Config) -> u64 {
             .map(|s| s.slug.len())
             .max()
             .unwrap_or(0);
-    state::limit(config.alerts.len(), config.services.len(), names)
+    // One more track per alert for the `host` entry of `[host] warn`/`critical`.
+    state::limit(config.alerts.len(), config.services.len() + 1, names)
 }
 
 /// `cortex-status alert test [NAME]`: one test message through each alert (or the one named),
@@ -359,6 +383,35 @@ mod tests {
                 v
             })
             .collect()
+    }
+
+    /// With host thresholds the snapshot starts with the `host` entry: it is watched like a
+    /// service (a full disk is an alert), and the configured services still match their tracks.
+    #[tokio::test]
+    async fn the_host_entry_of_thresholds_is_watched_and_the_services_keep_their_tracks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(1, 2, dir.path());
+        config.host.warn = Some(Default::default());
+        let mut alerts = Alerts::start(&config);
+        let t0 = Utc::now();
+        for i in 0..3 {
+            let at = t0 + chrono::Duration::seconds(i);
+            let mut list = services(&config, Status::Up, at);
+            let mut host = list[0].clone();
+            host.slug = crate::snapshot::HOST_SLUG.into();
+            host.name = "Host".into();
+            host.status = Status::Down;
+            host.error = Some("disk /data 96 % full".into());
+            list.insert(0, host);
+            // The second service goes down too: found at its shifted place.
+            list[2].status = Status::Down;
+            alerts.observe(&list, at);
+        }
+        let tracks = alerts.tracks();
+        let a0 = &tracks["a0"];
+        assert!(a0["host"].open.is_some(), "{:?}", a0.keys());
+        assert!(a0["svc-1"].open.is_some());
+        assert!(a0["svc-0"].open.is_none());
     }
 
     /// The cost per cycle when nothing changes (every service up, counts saturated), with

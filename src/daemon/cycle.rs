@@ -144,14 +144,13 @@ impl Generator {
         self.history_back().await;
         let now = Utc::now();
         let mut services = self.services(now);
-        // Alerts see the statuses as checked, maintenance applied; they queue and return.
-        let alert_problems = match self.alerts.as_mut() {
-            Some(a) => {
-                a.observe(&services, now);
-                a.problems()
-            }
-            None => Vec::new(),
-        };
+        // Deliveries that keep failing, for this cycle's `errors`; the statuses themselves are
+        // given to the alerts once the snapshot is made (below), host entry included.
+        let alert_problems = self
+            .alerts
+            .as_ref()
+            .map(Alerts::problems)
+            .unwrap_or_default();
         let maintenance = self.maintenance(now);
         let mut history = self
             .history
@@ -235,6 +234,11 @@ impl Generator {
         match task.await {
             Ok((sampler, history, snapshot, before_render, failure, pages_key)) => {
                 let published = failure.is_none();
+                // Alerts see the statuses as published, maintenance applied and the host entry
+                // in; they queue and return.
+                if let Some(a) = self.alerts.as_mut() {
+                    a.observe(&snapshot.services, now);
+                }
                 self.pages_key = pages_key;
                 self.host = sampler;
                 self.save_aside(history);

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 type Limit = fn(&Thresholds) -> Option<f64>;
 
 /// The slug (and name) of the host entry.
-pub const SLUG: &str = "host";
+pub const SLUG: &str = crate::snapshot::HOST_SLUG;
 
 /// The host entry's status, reason and details; `None` when no threshold is set.
 pub fn judge(

@@ -21,6 +21,9 @@ use std::time::Duration;
 /// The version of the JSON contract. Raise it only when a field is renamed or removed.
 pub const SCHEMA: u32 = 1;
 
+/// The slug of the host entry that `[host] warn` / `critical` add at the top of `services`.
+pub const HOST_SLUG: &str = "host";
+
 /// How healthy a service is. The order is by severity: `overall` is the maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
