@@ -55,9 +55,13 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
                 .expect("example serialises");
             // The incident pages, with the example's open incident.
             let written = &example.incidents_open;
-            for (name, rendered) in
-                crate::output::site::incidents::render(&site, &ctx, &example, written)
-            {
+            for (name, rendered) in crate::output::site::incidents::render(
+                &site,
+                &ctx,
+                &example,
+                written,
+                &example.incidents,
+            ) {
                 if let Err(e) = rendered {
                     problems.push(format!("{name}: renders with an error: {e}"));
                 }

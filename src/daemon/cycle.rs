@@ -15,7 +15,8 @@ use crate::sense::host::HostSampler;
 use crate::sense::incidents::Written;
 use crate::sense::probe::{Outcome, Prober};
 use crate::snapshot::{
-    Host, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, WrittenIncident, millis,
+    Host, Incident, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, WrittenIncident,
+    millis,
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -218,6 +219,7 @@ impl Generator {
                     assets: with_assets,
                     written: &written.incidents,
                     generation: written.generation,
+                    automatic: &|s: &Snapshot| history.all_incidents(&s.services, s.generated_at),
                     pages_key: &mut pages_key,
                 },
                 &mut snapshot,
@@ -368,6 +370,11 @@ impl Generator {
         let site_info = self.site_info.clone();
         let out_dir = self.config.out_dir.clone();
         let publisher = Arc::clone(&self.publisher);
+        let automatic = self
+            .history
+            .as_ref()
+            .map(|h| h.all_incidents(&snapshot.services, snapshot.generated_at))
+            .unwrap_or_else(|| snapshot.incidents.clone());
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
                 &publisher,
@@ -379,6 +386,7 @@ impl Generator {
                     assets: true,
                     written: &written.incidents,
                     generation: written.generation,
+                    automatic: &|_: &Snapshot| automatic.clone(),
                     pages_key: &mut pages_key,
                 },
                 &mut snapshot,
@@ -621,6 +629,7 @@ fn write_outputs(
         assets: with_assets,
         written,
         generation,
+        automatic,
         pages_key,
     } = extras;
     let mut first: Option<String> = None;
@@ -678,9 +687,12 @@ fn write_outputs(
                         }
                     }
                     if due {
-                        write_incident_pages(publisher, out_dir, site, &ctx, snapshot, written)
-                            .into_iter()
-                            .for_each(|e| fail(snapshot, e));
+                        let automatic = automatic(snapshot);
+                        write_incident_pages(
+                            publisher, out_dir, site, &ctx, snapshot, written, &automatic,
+                        )
+                        .into_iter()
+                        .for_each(|e| fail(snapshot, e));
                     }
                 }
             }
@@ -721,6 +733,9 @@ struct Extras<'a> {
     written: &'a [WrittenIncident],
     /// Which read of the incident files that is ([`Written::generation`]).
     generation: u64,
+    /// The history's whole incident log for `history.html`, asked for only when the pages
+    /// are written (the snapshot carries only the newest).
+    automatic: &'a dyn Fn(&Snapshot) -> Vec<Incident>,
     /// What the incident pages and the services' feeds were last written from; they are
     /// written when it differs, and it is updated after a clean publish.
     pages_key: &'a mut Option<String>,
@@ -735,10 +750,11 @@ fn write_incident_pages(
     ctx: &tera::Context,
     snapshot: &Snapshot,
     written: &[WrittenIncident],
+    automatic: &[Incident],
 ) -> Vec<String> {
     use crate::output::site::incidents;
     let mut failures = Vec::new();
-    for (name, html) in incidents::render(site, ctx, snapshot, written) {
+    for (name, html) in incidents::render(site, ctx, snapshot, written, automatic) {
         let done = html.and_then(|html| {
             publisher
                 .write_if_changed_with_gz(out_dir, &name, html.as_bytes())

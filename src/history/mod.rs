@@ -615,9 +615,24 @@ impl History {
     /// The newest incidents, named as `services` name them now, with the duration of the open
     /// ones brought up to `now`.
     fn recent(&self, services: &[Service], now: DateTime<Utc>) -> Vec<Incident> {
+        self.incidents_named(services, now, RECENT_INCIDENTS)
+    }
+
+    /// Every incident the log keeps (at most `KEEP_INCIDENTS`), newest first, named as
+    /// [`History::observe`]'s are: for `history.html`, which lists them all.
+    pub fn all_incidents(&self, services: &[Service], now: DateTime<Utc>) -> Vec<Incident> {
+        self.incidents_named(services, now, usize::MAX)
+    }
+
+    fn incidents_named(
+        &self,
+        services: &[Service],
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<Incident> {
         self.incidents
             .iter()
-            .take(RECENT_INCIDENTS)
+            .take(limit)
             .map(|i| {
                 let mut i = i.clone();
                 i.name = services

@@ -7,7 +7,7 @@
 //! whose file was removed is removed too ([`prune`]).
 
 use super::Site;
-use crate::snapshot::{Snapshot, Status, WrittenIncident, format_time};
+use crate::snapshot::{Incident, Snapshot, Status, WrittenIncident, format_time};
 use serde::Serialize;
 use std::path::Path;
 
@@ -41,7 +41,12 @@ pub struct Entry {
 
 /// Every incident by month, newest first. Automatic ones are the periods a service was down or
 /// degraded, from the snapshot's `incidents` (the history's recent log).
-pub fn months(snapshot: &Snapshot, written: &[WrittenIncident]) -> Vec<Month> {
+/// `automatic` is the history's whole incident log (the snapshot carries only the newest).
+pub fn months(
+    snapshot: &Snapshot,
+    written: &[WrittenIncident],
+    automatic: &[Incident],
+) -> Vec<Month> {
     let name = |slug: &str| {
         snapshot
             .services
@@ -63,8 +68,7 @@ pub fn months(snapshot: &Snapshot, written: &[WrittenIncident]) -> Vec<Month> {
         })
         .collect();
     entries.extend(
-        snapshot
-            .incidents
+        automatic
             .iter()
             .filter(|i| matches!(i.to, Status::Down | Status::Degraded))
             .map(|i| {
@@ -153,10 +157,11 @@ pub fn render(
     ctx: &tera::Context,
     snapshot: &Snapshot,
     written: &[WrittenIncident],
+    automatic: &[Incident],
 ) -> Vec<(String, Result<String, String>)> {
     let mut pages = Vec::with_capacity(1 + written.len());
     let mut history = ctx.clone();
-    history.insert("months", &months(snapshot, written));
+    history.insert("months", &months(snapshot, written, automatic));
     pages.push((
         "history.html".to_string(),
         site.render("history.html", &history)
@@ -210,4 +215,32 @@ pub fn prune(
         removed += 1;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `history.html` lists every outage the history keeps, not only the newest the snapshot
+    /// carries (50): the page is where a visitor looks for last spring's.
+    #[test]
+    fn history_lists_every_automatic_outage_the_log_keeps() {
+        let snapshot = crate::snapshot::example();
+        let start = chrono::Utc::now() - chrono::Duration::days(200);
+        let automatic: Vec<Incident> = (0..120)
+            .map(|i| Incident {
+                service: "web".into(),
+                name: Some("Web".into()),
+                from: Status::Up,
+                to: if i % 2 == 0 { Status::Down } else { Status::Up },
+                at: start + chrono::Duration::hours(i),
+                error: None,
+                end: Some(start + chrono::Duration::hours(i + 1)),
+                duration_seconds: 3600,
+            })
+            .collect();
+        let months = months(&snapshot, &[], &automatic);
+        let outages: usize = months.iter().map(|m| m.entries.len()).sum();
+        assert_eq!(outages, 60, "every down of the 120 changes, well past 50");
+    }
 }
