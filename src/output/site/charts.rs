@@ -149,7 +149,7 @@ fn since_words(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 /// `{{ s.days | day_strip(today=generated_at) }}`: one bar per run of equal days, oldest first
 /// and `today` (the UTC date of that time) last, each with a title that names its days
-/// ("2026-11-24: 99.95%", "2026-08-27 to 2026-11-23: 100%") and
+/// ("2026-11-24: 99.95%", "2026-08-27 to 11-23: 100%") and
 /// as wide as its days, the whole strip labelled with a summary for screen readers. An empty
 /// list says "No history yet".
 ///
@@ -191,9 +191,19 @@ fn run(out: &mut Bytes, date: NaiveDate, len: usize, shows: DayShows) {
     out.str("\" title=\"");
     out.date(date);
     if len > 1 {
-        // The dates say how many days; "(19 days)" again was 10 bytes a run.
+        // The dates say how many days; "(19 days)" again was 10 bytes a run. The last day
+        // without its year when it is the first's: "2026-10-27 to 11-04" (ISO 8601's short
+        // form of a range's end).
+        use chrono::Datelike;
+        let last = date + chrono::Days::new(len as u64 - 1);
         out.str(" to ");
-        out.date(date + chrono::Days::new(len as u64 - 1));
+        if last.year() == date.year() {
+            out.two_digits(last.month());
+            out.0.push(b'-');
+            out.two_digits(last.day());
+        } else {
+            out.date(last);
+        }
     }
     match shows {
         DayShows::Ratio(r) => {
@@ -380,9 +390,10 @@ pub fn uptimes(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Val
         }
         out.str("<dt>since ");
         out.str(&since_words(since, now));
-        out.str("<dd class=\"partial\" title=\"");
+        // Its title says why it stands for several windows.
+        out.str("<dd title=\"");
         out.str(&names);
-        out.str(" are not watched in full yet: this figure covers every check since ");
+        out.str(" are not watched in full yet: it counts every check since ");
         out.str(&since.format("%Y-%m-%d %H:%M UTC").to_string());
         out.str("\">");
         match partial_ratio {
@@ -590,9 +601,7 @@ mod tests {
         assert!(html.contains("title=\"2026-11-23: 100%\""));
         // 89 days before the 24th of November.
         assert!(html.contains("<i class=\"major\" title=\"2026-08-27: 50%\">"));
-        assert!(
-            html.contains("<i class=\"none f87\" title=\"2026-08-28 to 2026-11-22: no data\">")
-        );
+        assert!(html.contains("<i class=\"none f87\" title=\"2026-08-28 to 11-22: no data\">"));
         assert!(html.contains(
             "aria-label=\"Availability per day, last 90 days: 3 with data, 2 at 99.9% or more; worst 50% on 2026-08-27\""
         ));
@@ -773,8 +782,8 @@ mod tests {
         assert_eq!(
             html,
             "<div class=\"uptime\"><span class=\"muted\">Availability</span><dl>\
-             <dt>since 23:55 UTC<dd class=\"partial\" title=\"24 hours, 7, 30, 90 and 365 days \
-             are not watched in full yet: this figure covers every check since 2026-11-29 23:55 \
+             <dt>since 23:55 UTC<dd title=\"24 hours, 7, 30, 90 and 365 days \
+             are not watched in full yet: it counts every check since 2026-11-29 23:55 \
              UTC\">100%</dl></div>"
         );
         // Three days on: 24 h is whole, the rest are one "since" entry with a date.
@@ -795,10 +804,7 @@ mod tests {
             html.contains("title=\"7, 30, 90 and 365 days are not watched"),
             "{html}"
         );
-        assert!(
-            html.contains("<dt>since 27 Nov<dd class=\"partial\""),
-            "{html}"
-        );
+        assert!(html.contains("<dt>since 27 Nov<dd title="), "{html}");
         assert!(!html.contains("7 days"));
         // Before the first check.
         let a = args(&[("coverage", json!({})), ("since", Value::Null)]);
@@ -815,9 +821,7 @@ mod tests {
             ("since".to_string(), json!("2026-11-22T10:00:00Z")),
         ]);
         let html = text(DayStrip.filter(&json!(days), &a));
-        assert!(
-            html.contains("<i class=\"none f87\" title=\"2026-08-27 to 2026-11-21: no data\">")
-        );
+        assert!(html.contains("<i class=\"none f87\" title=\"2026-08-27 to 11-21: no data\">"));
         assert!(html.contains("<i class=\"major\" title=\"2026-11-22: 50%\">"));
         assert!(html.contains(
             "<i class=\"none\" title=\"2026-11-23: nothing counted (maintenance or unknown)\">"
