@@ -654,7 +654,7 @@ fn write_outputs(
         Some(site) => {
             if with_assets {
                 for (name, bytes) in site.assets() {
-                    if let Err(e) = publisher.write_if_changed_with_gz(out_dir, name, bytes) {
+                    if let Err(e) = publisher.write_once_with_gz(out_dir, name, bytes) {
                         fail(snapshot, format!("{e:#}"));
                     }
                 }
