@@ -95,6 +95,9 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(out.join("index.html"), &html)?;
     let json = render::json(&snapshot);
     std::fs::write(out.join("status.json"), &json)?;
+    // For scripts/gzip-levels: the third file compressed every cycle.
+    let metrics = cortex_status::output::metrics::metrics(&snapshot, &SiteInfo::new(&config));
+    std::fs::write(out.join("metrics"), metrics)?;
     for (name, text) in cortex_status::output::site::templates::EMBEDDED {
         if name.starts_with("assets/") {
             std::fs::write(out.join(name), text)?;

@@ -20,6 +20,7 @@ use crate::snapshot::{
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -73,6 +74,9 @@ pub struct Generator {
     /// What the incident pages and the services' feeds were last rendered from (see
     /// `output::site::incidents::key`): they are rendered again only when it changes.
     pages_key: Option<String>,
+    /// The key each service's page (`services/<slug>.html`) was last written from: it is
+    /// rendered again only when that changes (`output::site::services::key`).
+    service_pages: Arc<std::sync::Mutex<HashMap<String, u64>>>,
 }
 
 impl Generator {
@@ -106,6 +110,7 @@ impl Generator {
             alerts: None,
             written: Arc::new(load_written(&config)),
             pages_key: None,
+            service_pages: Arc::default(),
             config,
         }
     }
@@ -170,6 +175,7 @@ impl Generator {
         let publisher = Arc::clone(&self.publisher);
         let written = Arc::clone(&self.written);
         let pages_key = self.pages_key.clone();
+        let service_pages = Arc::clone(&self.service_pages);
         let host_config = self.config.host.clone();
         let task = tokio::task::spawn_blocking(move || {
             let (sampler, host, mut errors) = match sampler {
@@ -221,6 +227,7 @@ impl Generator {
                     generation: written.generation,
                     automatic: &|s: &Snapshot| history.all_incidents(&s.services, s.generated_at),
                     pages_key: &mut pages_key,
+                    service_pages: &service_pages,
                 },
                 &mut snapshot,
             );
@@ -375,6 +382,7 @@ impl Generator {
             .as_ref()
             .map(|h| h.all_incidents(&snapshot.services, snapshot.generated_at))
             .unwrap_or_else(|| snapshot.incidents.clone());
+        let service_pages = Arc::clone(&self.service_pages);
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
                 &publisher,
@@ -388,6 +396,7 @@ impl Generator {
                     generation: written.generation,
                     automatic: &|_: &Snapshot| automatic.clone(),
                     pages_key: &mut pages_key,
+                    service_pages: &service_pages,
                 },
                 &mut snapshot,
             )
@@ -631,6 +640,7 @@ fn write_outputs(
         generation,
         automatic,
         pages_key,
+        service_pages,
     } = extras;
     let mut first: Option<String> = None;
     // The incident pages and the services' feeds: only when what they show changed (or
@@ -657,7 +667,7 @@ fn write_outputs(
         Some(site) => {
             if with_assets {
                 for (name, bytes) in site.assets() {
-                    if let Err(e) = publisher.write_if_changed_with_gz(out_dir, name, bytes) {
+                    if let Err(e) = publisher.write_once_with_gz(out_dir, name, bytes) {
                         fail(snapshot, format!("{e:#}"));
                     }
                 }
@@ -694,6 +704,18 @@ fn write_outputs(
                         .into_iter()
                         .for_each(|e| fail(snapshot, e));
                     }
+                    write_service_pages(
+                        publisher,
+                        out_dir,
+                        site,
+                        site_info,
+                        snapshot,
+                        service_pages,
+                        with_assets,
+                        due,
+                    )
+                    .into_iter()
+                    .for_each(|e| fail(snapshot, e));
                 }
             }
         }
@@ -739,6 +761,56 @@ struct Extras<'a> {
     /// What the incident pages and the services' feeds were last written from; they are
     /// written when it differs, and it is updated after a clean publish.
     pages_key: &'a mut Option<String>,
+    /// The key each service's page was last written from.
+    service_pages: &'a std::sync::Mutex<HashMap<String, u64>>,
+}
+
+/// Each service's `services/<slug>.html` whose key changed (all of them with `all`: the first
+/// publish, new templates), and, with `prune`, the pages of services gone removed. Returns
+/// what failed; the last good file stays and its key is not kept, so it is tried again.
+#[allow(clippy::too_many_arguments)]
+fn write_service_pages(
+    publisher: &Publisher,
+    out_dir: &std::path::Path,
+    site: &Site,
+    site_info: &SiteInfo,
+    snapshot: &Snapshot,
+    keys: &std::sync::Mutex<HashMap<String, u64>>,
+    all: bool,
+    prune: bool,
+) -> Vec<String> {
+    use crate::output::site::services;
+    let mut failures = Vec::new();
+    let mut known = keys.lock().unwrap_or_else(|e| e.into_inner());
+    if all {
+        known.clear();
+    }
+    for (s, key) in services::due(snapshot, 0, &mut known) {
+        let name = services::file(&s.slug);
+        let ctx = services::context(snapshot, site_info, site.files(), s);
+        let done = site
+            .render("service.html", &ctx)
+            .map_err(|e| e.to_string())
+            .and_then(|html| {
+                publisher
+                    .write_if_changed_with_gz(out_dir, &name, html.as_bytes())
+                    .map(drop)
+                    .map_err(|e| format!("{e:#}"))
+            });
+        match done {
+            Ok(()) => {
+                known.insert(s.slug.clone(), key);
+            }
+            Err(e) => failures.push(format!("{e}; the last good {name} stays")),
+        }
+    }
+    if prune {
+        let keep = |stem: &str| snapshot.services.iter().any(|s| s.slug == stem);
+        if let Err(e) = crate::output::site::incidents::prune(out_dir, "services", ".html", keep) {
+            failures.push(e);
+        }
+    }
+    failures
 }
 
 /// `history.html` and each `incidents/<slug>.html`, and the pages of incidents whose files are

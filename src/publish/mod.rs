@@ -152,12 +152,31 @@ fn crc(bytes: &[u8]) -> u32 {
     crc.sum()
 }
 
-/// The sidecars' gzip level, by measurement on the outputs of 10 services (example snapshot
-/// with full history): level 6 makes `index.html`, `status.json` and `metrics` (compressed every
-/// cycle) about a quarter smaller than level 1 (4.9 against 6.5 KB together) at over twice the
-/// CPU (about 400 against 180 µs a cycle); levels 7 to 9 gain nothing more on files this small.
-/// CPU is the tighter budget here.
-const GZ_LEVEL: u32 = 1;
+/// The gzip level of the sidecars written every cycle (`index.html`, `status.json`, `metrics`,
+/// the badges and feeds when they change). Measured (issue 14) with examples/gzip-levels.rs on
+/// the outputs of 20 services with full history (`scripts/gzip-levels`; flate2's Rust backend
+/// at the release profile; median of 300 compressions, this 2-core machine while busy):
+///
+/// | level | index.html 50.6 KB | status.json 27.8 KB | metrics 34.3 KB | all: bytes | all: µs |
+/// |---|---|---|---|---|---|
+/// | 1 | 9,217 B, 199 µs | 6,734 B, 129 µs | 3,157 B, 96 µs | 19,108 | 424 |
+/// | 2 | 7,399 B, 199 µs | 5,954 B, 151 µs | 2,699 B, 111 µs | 16,052 | 461 |
+/// | 3 | 6,729 B, 294 µs | 5,603 B, 196 µs | 2,498 B, 135 µs | 14,830 | 625 |
+/// | 4 | 6,456 B, 379 µs | 5,635 B, 317 µs | 2,450 B, 147 µs | 14,541 | 842 |
+/// | 5 | 6,323 B, 462 µs | 5,545 B, 434 µs | 2,429 B, 168 µs | 14,297 | 1,064 |
+/// | 6 | 6,182 B, 740 µs | 5,449 B, 775 µs | 2,409 B, 265 µs | 14,040 | 1,780 |
+/// | 9 | 6,142 B, 1,036 µs | 5,357 B, 1,290 µs | 2,411 B, 404 µs | 13,910 | 2,730 |
+///
+/// Each byte saved is saved for every visitor and every poll, each µs is paid once a cycle, so
+/// the level is where a byte gets dear: 1 → 2 saves 3,056 B for 37 µs (83 B per µs), 2 → 3
+/// 1,222 B for 164 µs (7 B/µs), 3 → 4 289 B for 217 µs (1 B/µs). Level 2 is the knee: 16 %
+/// fewer bytes than level 1 for the same CPU.
+const GZ_LEVEL: u32 = 2;
+
+/// The level of the assets' sidecars (style.css, live.js, …): written once at start and when
+/// the templates change, so the smallest file wins (style.css: 3,843 B at level 1, 3,096 B at
+/// 9, 125 µs once).
+const GZ_LEVEL_ONCE: u32 = 9;
 
 impl Publisher {
     /// [`write`], and what this publisher knew of the path is no longer true.
@@ -169,7 +188,7 @@ impl Publisher {
     /// Like [`Publisher::write`], but leaves the file alone when it already holds `bytes`: assets
     /// and their sidecars keep their mtime (and so their ETag) until they really change.
     pub fn write_if_changed(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<bool> {
-        self.publish_if_changed(dir, name, bytes, false)
+        self.publish_if_changed(dir, name, bytes, None)
     }
 
     fn known(&self) -> MutexGuard<'_, HashMap<PathBuf, Known>> {
@@ -177,12 +196,13 @@ impl Publisher {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// `gz`: the level of its sidecar, or none.
     fn publish_if_changed(
         &self,
         dir: &Path,
         name: &str,
         bytes: &[u8],
-        gz: bool,
+        gz: Option<u32>,
     ) -> anyhow::Result<bool> {
         let path = dir.join(name);
         let sum = crc(bytes);
@@ -206,8 +226,10 @@ impl Publisher {
         }
         // A missing sidecar is written even for an unchanged file: the first run of a version that
         // writes them, or one removed by hand.
-        if gz && (!same || !dir.join(gz_name(name)).exists()) {
-            self.write_gz(dir, name, bytes, sum)?;
+        if let Some(level) = gz
+            && (!same || !dir.join(gz_name(name)).exists())
+        {
+            self.write_gz(dir, name, bytes, sum, level)?;
         }
         let entry = Known {
             crc: sum,
@@ -221,11 +243,11 @@ impl Publisher {
     /// `bytes` gzipped, with no name and no time in the header: the same bytes always give the
     /// same sidecar.
     pub fn gzip(&self, bytes: &[u8]) -> Vec<u8> {
-        self.gzip_with_crc(bytes, crc(bytes))
+        self.gzip_with_crc(bytes, crc(bytes), GZ_LEVEL)
     }
 
     /// [`gzip`] for a caller that has the CRC-32 of `bytes` already.
-    fn gzip_with_crc(&self, bytes: &[u8], sum: u32) -> Vec<u8> {
+    fn gzip_with_crc(&self, bytes: &[u8], sum: u32, level: u32) -> Vec<u8> {
         // The gzip wrapper (RFC 1952): magic, deflate, no flags, mtime 0, no extra flags, OS
         // unknown; then the raw deflate stream; then CRC-32 and length, little-endian.
         const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
@@ -237,7 +259,14 @@ impl Publisher {
             .compressor
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let compress = slot.get_or_insert_with(|| Compress::new(Compression::new(GZ_LEVEL), false));
+        // Another level (the assets, once) gets a compressor of its own, dropped after.
+        let mut other;
+        let compress = if level == GZ_LEVEL {
+            slot.get_or_insert_with(|| Compress::new(Compression::new(GZ_LEVEL), false))
+        } else {
+            other = Compress::new(Compression::new(level), false);
+            &mut other
+        };
         compress.reset();
         let start = compress.total_in();
         loop {
@@ -261,7 +290,7 @@ impl Publisher {
     /// [`write`], then the gzip sidecar `dir/name.gz` (see the module's note on their order).
     pub fn write_with_gz(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         self.write(dir, name, bytes)?;
-        self.write_gz(dir, name, bytes, crc(bytes))
+        self.write_gz(dir, name, bytes, crc(bytes), GZ_LEVEL)
     }
 
     /// [`Publisher::write_if_changed`] with its sidecar: an unchanged file keeps its sidecar untouched.
@@ -271,12 +300,25 @@ impl Publisher {
         name: &str,
         bytes: &[u8],
     ) -> anyhow::Result<bool> {
-        self.publish_if_changed(dir, name, bytes, true)
+        self.publish_if_changed(dir, name, bytes, Some(GZ_LEVEL))
     }
 
-    fn write_gz(&self, dir: &Path, name: &str, bytes: &[u8], sum: u32) -> anyhow::Result<()> {
+    /// [`Publisher::write_if_changed_with_gz`] for a file written once (the assets): its
+    /// sidecar at the smallest level, [`GZ_LEVEL_ONCE`].
+    pub fn write_once_with_gz(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<bool> {
+        self.publish_if_changed(dir, name, bytes, Some(GZ_LEVEL_ONCE))
+    }
+
+    fn write_gz(
+        &self,
+        dir: &Path,
+        name: &str,
+        bytes: &[u8],
+        sum: u32,
+        level: u32,
+    ) -> anyhow::Result<()> {
         let gz = gz_name(name);
-        write(dir, &gz, &self.gzip_with_crc(bytes, sum)).inspect_err(|_| {
+        write(dir, &gz, &self.gzip_with_crc(bytes, sum, level)).inspect_err(|_| {
             // The file is newer than this sidecar now: better none than a stale one.
             let _ = std::fs::remove_file(dir.join(&gz));
         })
@@ -290,6 +332,41 @@ fn gz_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Assets are compressed once, at level 9; the files of every cycle at level 2 (issue 14).
+    #[test]
+    fn assets_get_the_smallest_sidecar_and_the_files_of_every_cycle_a_cheap_one() {
+        let style = crate::output::site::templates::EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == "assets/style.css")
+            .unwrap()
+            .1
+            .as_bytes();
+        let (once, cycle) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let p = Publisher::default();
+        p.write_once_with_gz(once.path(), "style.css", style)
+            .unwrap();
+        p.write_if_changed_with_gz(cycle.path(), "style.css", style)
+            .unwrap();
+        let once = std::fs::read(once.path().join("style.css.gz")).unwrap();
+        let cycle = std::fs::read(cycle.path().join("style.css.gz")).unwrap();
+        assert!(
+            once.len() < cycle.len(),
+            "{} against {}",
+            once.len(),
+            cycle.len()
+        );
+        // Level 2, not 1: smaller than a level-1 stream of the same bytes.
+        let mut one = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+        std::io::Write::write_all(&mut one, style).unwrap();
+        assert!(cycle.len() < one.finish().unwrap().len());
+        for gz in [&once, &cycle] {
+            let mut back = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut back)
+                .unwrap();
+            assert_eq!(back, style);
+        }
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temporary_behind() {

@@ -165,7 +165,16 @@ fn a_written_incident_with_three_updates_is_on_every_output() {
     let web = &web[..web.find("</li>").unwrap()];
     assert!(!web.contains("incidents/db-failover.html"), "{web}");
     assert!(index.contains("type=\"application/atom+xml\" href=\"feed.xml\""));
-    assert!(index.contains("href=\"feeds/symbiont-api.xml\""));
+    // A service's own feed is linked from its own page (issue 14: not 115 bytes a service here).
+    let api_page = read(&s.site, "services/symbiont-api.html");
+    assert!(
+        api_page.contains("type=\"application/atom+xml\" href=\"../feeds/symbiont-api.xml\""),
+        "{api_page}"
+    );
+    assert!(
+        api_page.contains("href=\"../incidents/db-failover.html\""),
+        "{api_page}"
+    );
 
     // Its own page, with every update, and links that work from its folder.
     let page = read(&s.site, "incidents/db-failover.html");

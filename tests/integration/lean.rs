@@ -221,3 +221,53 @@ fn an_unchanged_snapshot_rewrites_no_file() {
     assert!(changed.is_empty(), "rewritten: {changed:?}");
     assert_eq!(before.len(), after.len());
 }
+
+/// A service's page (`services/<slug>.html`) is written when its status changes, not every
+/// cycle: index.html is rewritten each cycle (its time moves), the service's page is not.
+#[test]
+fn a_service_page_is_written_when_its_status_changes_not_every_cycle() {
+    use std::os::unix::fs::MetadataExt;
+    let peer = Peer::start(Behaviour::ok());
+    let site = Site::new(&format!(
+        "interval = \"200ms\"\n[[service]]\nname = \"API\"\nkind = \"http\"\nurl = \"{}\"\n",
+        peer.url("/health")
+    ));
+    let mut daemon = site.start();
+    daemon.wait_for_cycles(2, Duration::from_secs(20));
+    let page = site.out().join("services/api.html");
+    let ino = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.ino()).unwrap_or(0);
+    let index = site.out().join("index.html");
+    let (mut pages, mut indexes) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    let start = daemon.health()["cycles"].as_u64().unwrap();
+    while daemon.health()["cycles"].as_u64().unwrap() < start + 10 {
+        pages.insert(ino(&page));
+        indexes.insert(ino(&index));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        indexes.len() >= 5,
+        "index.html rewritten each cycle: {indexes:?}"
+    );
+    // Once, at most, for the sparkline's quarter hour falling inside the ten cycles.
+    assert!(
+        pages.len() <= 2,
+        "services/api.html rewritten {} times",
+        pages.len()
+    );
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("status-up")
+    );
+    // Down: the page follows.
+    peer.set(Behaviour::json(500, "{}"));
+    wait_until(
+        "the service's page says down",
+        Duration::from_secs(20),
+        || std::fs::read_to_string(&page).is_ok_and(|p| p.contains("status-down")),
+    );
+    daemon.terminate();
+}

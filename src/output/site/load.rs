@@ -105,6 +105,11 @@ impl Site {
         super::context(snapshot, info, &self.files)
     }
 
+    /// What templates see in `site` from the templates themselves.
+    pub fn files(&self) -> &super::SiteFiles {
+        &self.files
+    }
+
     pub fn outputs(&self) -> &[Output] {
         &self.outputs
     }

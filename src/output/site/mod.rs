@@ -11,6 +11,7 @@ mod charts;
 pub mod filters;
 pub mod incidents;
 mod load;
+pub mod services;
 pub mod templates;
 #[cfg(test)]
 mod tests;
@@ -128,6 +129,11 @@ pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera:
     // it. Ours, never outside text: templates print it `| safe` (tera would escape the `/`).
     ctx.insert("root", "");
     ctx.insert("groups", &groups(&snapshot.services));
+    // Past so many services the status page lists each in a line and links to its page.
+    ctx.insert(
+        "compact",
+        &(snapshot.services.len() >= services::COMPACT_FROM),
+    );
     Ok(ctx)
 }
 

@@ -32,6 +32,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../templates/incident.html"),
     ),
     (
+        "service.html",
+        include_str!("../../../templates/service.html"),
+    ),
+    (
         "assets/style.css",
         include_str!("../../../templates/assets/style.css"),
     ),
