@@ -666,3 +666,23 @@ fn a_service_page_is_due_when_its_figures_change_not_its_latency() {
     due(&snapshot, &mut known);
     assert_eq!(known.len(), 2);
 }
+
+/// Services without a group, after grouped ones, get a heading of their own: without it they
+/// read as members of the last group (seen in the groups screenshot).
+#[test]
+fn ungrouped_services_after_groups_are_headed_as_other_services() {
+    let mut snapshot = crate::snapshot::example();
+    for (s, g) in snapshot.services.iter_mut().zip(["B", "A", "B", "", ""]) {
+        s.group = (!g.is_empty()).then(|| g.to_string());
+    }
+    let html = render_index(&snapshot);
+    let other = html
+        .find("Other services")
+        .expect("a heading for the ungrouped");
+    let last_group = html.rfind("<details id=\"group-").unwrap();
+    assert!(other > last_group);
+    // Without any group, one plain list and no such heading.
+    let mut plain = crate::snapshot::example();
+    plain.services.iter_mut().for_each(|s| s.group = None);
+    assert!(!render_index(&plain).contains("Other services"));
+}
