@@ -66,6 +66,15 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
                     problems.push(format!("{name}: renders with an error: {e}"));
                 }
             }
+            // Each service's own page (`services/<slug>.html`), for the example's first one.
+            if let Some(s) = example.services.first() {
+                use crate::output::site::services;
+                let info = SiteInfo::new(config_ref);
+                let ctx = services::context(&example, &info, site.files(), s);
+                if let Err(e) = site.render("service.html", &ctx) {
+                    problems.push(format!("service.html: renders with an error: {e}"));
+                }
+            }
             // Custom pages too: one that does not compile comes with its problem.
             for page in site.outputs() {
                 pages += 1;

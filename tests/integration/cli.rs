@@ -45,6 +45,23 @@ fn check_reports_a_template_that_only_fails_when_rendered() {
     assert!(stderr.contains("no_such_variable"), "{stderr}");
 }
 
+/// A service's own page (`services/<slug>.html`, issue 14) is checked like the others: a broken
+/// override used to show only at run time, in the page's errors.
+#[test]
+fn check_renders_the_service_page_too() {
+    let site = Site::new("templates_dir = \"templates\"\n");
+    let dir = site.path("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("service.html"), "<p>{{ s.no_such_field.x }}</p>\n").unwrap();
+    let out = site.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("service.html: renders with an error"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn check_passes_a_good_config_and_says_what_it_checked() {
     let site = Site::new("[[service]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n");

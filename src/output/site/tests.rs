@@ -630,6 +630,13 @@ fn a_thousand_services_fit_in_1_mb_with_a_line_each_and_a_page_of_their_own() {
     assert!(!page.contains("data-generated-at") && !page.contains("live.js"));
     // At 20 services the cards stay on the status page.
     assert!(!render_index(&with_services(20)).contains("class=\"row "));
+    // A line still carries the marker of an open incident that names its service.
+    let mut marked = with_services(60);
+    marked.incidents_open[0].services = vec!["symbiont-api-0".into()];
+    let html = render_index(&marked);
+    let row = &html[html.find("<li id=\"service-symbiont-api-0\"").unwrap()..];
+    let row = &row[..row.find("</li>").unwrap()];
+    assert!(row.contains("class=\"marker "), "{row}");
 }
 
 /// A service's page is rendered again when what it shows changes, not because a cycle passed.
