@@ -56,17 +56,7 @@ impl Alerts {
         if let Some(p) = &load_problem {
             tracing::error!("{p}");
         }
-        let ctx = channel::Ctx {
-            client: crate::net::client::Client::new(),
-            secrets: Arc::new(
-                config
-                    .secrets
-                    .values()
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
-            ),
-        };
+        let ctx = channel::Ctx::new(config);
         let mut alerts = Alerts {
             alerts: Vec::new(),
             state_dir: config.state_dir.clone(),
@@ -312,17 +302,7 @@ pub async fn test(
             None => format!("{} has no [[alert]]", config.source()),
         });
     }
-    let ctx = channel::Ctx {
-        client: crate::net::client::Client::new(),
-        secrets: Arc::new(
-            config
-                .secrets
-                .values()
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        ),
-    };
+    let ctx = channel::Ctx::new(config);
     let page = config.public_url.as_ref().map(|u| u.to_string());
     let mut out = Vec::new();
     for a in chosen {
@@ -362,23 +342,13 @@ mod tests {
             .services
             .iter()
             .map(|s| {
-                let mut v = Service {
-                    name: s.name.clone(),
-                    slug: s.slug.clone(),
-                    group: s.group.clone(),
-                    kind: s.kind(),
+                let mut v = Service::new(
+                    s.name.clone(),
+                    s.slug.clone(),
+                    s.kind(),
+                    s.group.clone(),
                     status,
-                    latency_ms: None,
-                    checked_at: None,
-                    error: None,
-                    uptime: Default::default(),
-                    observed_since: None,
-                    uptime_coverage: Default::default(),
-                    details: Default::default(),
-                    days: Vec::new(),
-                    latency_24h: Vec::new(),
-                };
-                v.status = status;
+                );
                 v.checked_at = Some(at);
                 v
             })

@@ -15,8 +15,7 @@ use crate::sense::host::HostSampler;
 use crate::sense::incidents::Written;
 use crate::sense::probe::{Outcome, Prober};
 use crate::snapshot::{
-    Host, Incident, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, Uptime, WrittenIncident,
-    millis,
+    Host, Incident, MaintenanceWindow, SCHEMA, Service, Snapshot, Status, WrittenIncident, millis,
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -443,20 +442,14 @@ impl Generator {
                 let mut service = match outcome {
                     Some(o) => service_from(cfg, o),
                     None => Service {
-                        name: cfg.name.clone(),
-                        slug: cfg.slug.clone(),
-                        kind: cfg.kind(),
-                        group: cfg.group.clone(),
-                        status: Status::Unknown,
-                        latency_ms: None,
-                        checked_at: None,
                         error: Some("first check still running".into()),
-                        uptime: Uptime::default(),
-                        observed_since: None,
-                        uptime_coverage: Default::default(),
-                        details: Default::default(),
-                        days: Vec::new(),
-                        latency_24h: Vec::new(),
+                        ..Service::new(
+                            cfg.name.clone(),
+                            cfg.slug.clone(),
+                            cfg.kind(),
+                            cfg.group.clone(),
+                            Status::Unknown,
+                        )
                     },
                 };
                 let window = self
@@ -586,39 +579,32 @@ fn host_entry(
 ) -> Option<Service> {
     let (status, error, details) = crate::sense::thresholds::judge(config, host)?;
     Some(Service {
-        name: "Host".into(),
-        slug: crate::sense::thresholds::SLUG.into(),
-        group: None,
-        kind: crate::snapshot::Kind::Host,
-        status,
-        latency_ms: None,
         checked_at: Some(now),
         error,
-        uptime: Uptime::default(),
-        observed_since: None,
-        uptime_coverage: Default::default(),
         details,
-        days: Vec::new(),
-        latency_24h: Vec::new(),
+        ..Service::new(
+            "Host",
+            crate::snapshot::HOST_SLUG,
+            crate::snapshot::Kind::Host,
+            None,
+            status,
+        )
     })
 }
 
 fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome) -> Service {
     Service {
-        name: cfg.name.clone(),
-        slug: cfg.slug.clone(),
-        kind: cfg.kind(),
-        group: cfg.group.clone(),
-        status: o.status,
         latency_ms: o.latency.map(millis),
         checked_at: Some(o.checked_at),
         error: o.error.clone(),
-        uptime: Uptime::default(),
-        observed_since: None,
-        uptime_coverage: Default::default(),
         details: o.details.clone(),
-        days: Vec::new(),
-        latency_24h: Vec::new(),
+        ..Service::new(
+            cfg.name.clone(),
+            cfg.slug.clone(),
+            cfg.kind(),
+            cfg.group.clone(),
+            o.status,
+        )
     }
 }
 

@@ -214,6 +214,35 @@ pub struct Service {
     pub latency_24h: Vec<Option<f64>>,
 }
 
+impl Service {
+    /// A service as this cycle saw it, before the history adds its past (uptime, coverage,
+    /// strip, sparkline): one constructor, so a new field is added in one place.
+    pub fn new(
+        name: impl Into<String>,
+        slug: impl Into<String>,
+        kind: Kind,
+        group: Option<String>,
+        status: Status,
+    ) -> Service {
+        Service {
+            name: name.into(),
+            slug: slug.into(),
+            kind,
+            group,
+            status,
+            latency_ms: None,
+            checked_at: None,
+            error: None,
+            uptime: Uptime::default(),
+            observed_since: None,
+            uptime_coverage: Coverage::default(),
+            details: Map::new(),
+            days: Vec::new(),
+            latency_24h: Vec::new(),
+        }
+    }
+}
+
 /// How many days the bar strip (`Service::days`) covers.
 pub const DAYS: usize = 90;
 /// How many points the 24-hour sparkline (`Service::latency_24h`) has: one per 15 minutes.

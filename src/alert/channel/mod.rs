@@ -31,6 +31,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The client and the config's secrets, for the daemon's alerts and `alert test` alike.
+    pub fn new(config: &crate::config::Config) -> Ctx {
+        Ctx {
+            client: Client::new(),
+            secrets: Arc::new(
+                config
+                    .secrets
+                    .values()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            ),
+        }
+    }
+
     pub fn scrub(&self, text: &str) -> String {
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         let text = crate::redact::secrets(text, &secrets);
