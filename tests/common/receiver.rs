@@ -2,7 +2,6 @@
 //! headers, body) and answers with the statuses the test scripts (200 when none is left).
 
 use super::tls::Issued;
-use rustls::pki_types::pem::PemObject;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -44,19 +43,7 @@ impl Receiver {
 
     /// A receiver speaking TLS with `issued` (a certificate for "localhost").
     pub fn start_tls(issued: &Issued) -> Receiver {
-        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key =
-            rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        Receiver::start_inner(Some(Arc::new(config)))
+        Receiver::start_inner(Some(issued.server_config()))
     }
 
     fn start_inner(tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {

@@ -109,13 +109,14 @@ pub struct TlsServer {
     stop: Arc<AtomicBool>,
 }
 
-impl TlsServer {
-    pub fn start(issued: &Issued, answer: &[u8]) -> TlsServer {
-        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
+impl Issued {
+    /// A rustls server config presenting this certificate (ring, as the binary is built).
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         let key =
-            rustls::pki_types::PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -123,7 +124,13 @@ impl TlsServer {
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .unwrap();
-        let config = Arc::new(config);
+        Arc::new(config)
+    }
+}
+
+impl TlsServer {
+    pub fn start(issued: &Issued, answer: &[u8]) -> TlsServer {
+        let config = issued.server_config();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
