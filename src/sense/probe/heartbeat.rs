@@ -23,6 +23,8 @@ use std::time::Duration;
 
 /// The file in `state_dir`.
 pub const FILE: &str = "heartbeats.json";
+/// The most `heartbeats.json` is read at: a few hundred bytes a heartbeat service.
+const MAX_FILE: u64 = 1 << 20;
 
 /// What a job last said, per service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -88,16 +90,28 @@ impl Beats {
         let mut problem = None;
         if state.dir.as_deref() != Some(state_dir) {
             state.dir = Some(state_dir.to_path_buf());
-            state.beats = match std::fs::read(state_dir.join(FILE)) {
-                Ok(bytes) if bytes.len() <= 1 << 20 => serde_json::from_slice(&bytes)
-                    .unwrap_or_else(|e| {
+            let path = state_dir.join(FILE);
+            // The size is looked at before the file is read: a file past the bound (no
+            // heartbeat config makes one) is not loaded whole to be thrown away.
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            state.beats = if size > MAX_FILE {
+                problem = Some(format!(
+                    "heartbeats: {} is {size} bytes, more than the {MAX_FILE} a state file can \
+                     hold; starting without last pings",
+                    path.display()
+                ));
+                BTreeMap::new()
+            } else {
+                match std::fs::read(&path) {
+                    Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                         problem = Some(format!(
                             "heartbeats: {} is not readable ({e}); starting without last pings",
-                            state_dir.join(FILE).display()
+                            path.display()
                         ));
                         BTreeMap::new()
                     }),
-                _ => BTreeMap::new(),
+                    Err(_) => BTreeMap::new(),
+                }
             };
         }
         state.tokens = services
@@ -279,6 +293,27 @@ fn evaluate(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// A state file past its bound is reported and not read (it used to be read whole and
+    /// then dropped without a word).
+    #[test]
+    fn an_oversized_state_file_is_reported_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), vec![b' '; (MAX_FILE + 1) as usize]).unwrap();
+        let beats = Beats {
+            state: Mutex::new(State::default()),
+        };
+        let problem = beats.configure(dir.path(), &[]).expect("a problem");
+        assert!(problem.contains("more than the"), "{problem}");
+        // A small broken file is reported too; a missing one is no problem.
+        std::fs::write(dir.path().join(FILE), b"{not json").unwrap();
+        let beats = Beats {
+            state: Mutex::new(State::default()),
+        };
+        assert!(beats.configure(dir.path(), &[]).is_some());
+        let empty = tempfile::tempdir().unwrap();
+        assert!(beats.configure(empty.path(), &[]).is_none());
+    }
 
     #[test]
     fn on_time_late_failed_and_never() {
