@@ -791,7 +791,8 @@ fn write_service_pages(
         }
     }
     if prune {
-        let keep = |stem: &str| snapshot.services.iter().any(|s| s.slug == stem);
+        let slugs = snapshot.slugs();
+        let keep = |stem: &str| slugs.contains(stem);
         if let Err(e) = crate::output::site::incidents::prune(out_dir, "services", ".html", keep) {
             failures.push(e);
         }

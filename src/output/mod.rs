@@ -58,7 +58,8 @@ pub fn write(
                 errors.push(format!("{e:#}"));
             }
         }
-        let keep = |stem: &str| snapshot.services.iter().any(|s| s.slug == stem);
+        let slugs = snapshot.slugs();
+        let keep = |stem: &str| slugs.contains(stem);
         if let Err(e) = site::incidents::prune(out_dir, "feeds", ".xml", keep) {
             errors.push(e);
         }

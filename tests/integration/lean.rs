@@ -271,3 +271,40 @@ fn a_service_page_is_written_when_its_status_changes_not_every_cycle() {
     );
     daemon.terminate();
 }
+
+#[test]
+fn the_probes_of_a_cycle_are_spread_over_its_interval_not_started_at_once() {
+    // 100 services on one peer answering in 50 ms, every 2 s: spread over the first second,
+    // one starts every 10 ms and about five are answered at once. Started together they were
+    // as many at once as the probes' turns allow (64).
+    let peer = Peer::start(Behaviour::ok().delayed(Duration::from_millis(50)));
+    let site = Site::new(&many_services(100, std::slice::from_ref(&peer), "2s"));
+    let _daemon = site.start();
+    // The first cycle waits for every service's first check, all at once: not measured.
+    wait_until(
+        "every service checked once",
+        Duration::from_secs(60),
+        || {
+            std::fs::read(site.out().join("status.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|s| {
+                    s["services"]
+                        .as_array()
+                        .is_some_and(|a| a.len() == 100 && a.iter().all(|s| s["status"] == "up"))
+                })
+        },
+    );
+    let first = peer.hits();
+    assert!(first >= 100, "{first} requests");
+    peer.reset_most();
+    // Two more rounds of every service.
+    wait_until("two more rounds of checks", Duration::from_secs(60), || {
+        peer.hits() >= first + 200
+    });
+    let most = peer.most_at_once();
+    assert!(
+        (1..=25).contains(&most),
+        "{most} requests were answered at once: the probes were not spread"
+    );
+}

@@ -108,7 +108,8 @@ pub fn due<'a>(
     generation: u64,
     known: &mut HashMap<String, u64>,
 ) -> Vec<(&'a Service, u64)> {
-    known.retain(|slug, _| snapshot.services.iter().any(|s| &s.slug == slug));
+    let slugs = snapshot.slugs();
+    known.retain(|slug, _| slugs.contains(slug.as_str()));
     snapshot
         .services
         .iter()
