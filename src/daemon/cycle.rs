@@ -25,7 +25,9 @@ use tokio::time::Instant;
 
 /// What a cycle produced: the snapshot as published, and whether every output was written.
 pub struct CycleReport {
-    pub snapshot: Snapshot,
+    /// Shared with the generator, which keeps it for a re-render: a copy of thousands of
+    /// services each cycle was measurable in both CPU and peak memory.
+    pub snapshot: Arc<Snapshot>,
     /// False when a page failed to render or a file failed to write (the old file stays).
     pub published: bool,
     /// The first reason `published` is false, for `/api/health`.
@@ -45,7 +47,7 @@ pub struct Generator {
     site_info: SiteInfo,
     /// The last snapshot and how many of its errors came from before rendering: what a
     /// re-render after a template edit starts from.
-    last: Option<(Snapshot, usize)>,
+    last: Option<(Arc<Snapshot>, usize)>,
     assets_published: bool,
     /// This cycle's problems as last logged: a problem that persists is logged once, not every
     /// cycle (it stays in `errors` and on the page meanwhile).
@@ -250,7 +252,8 @@ impl Generator {
                 self.pages_key = pages_key;
                 self.host = sampler;
                 self.save_aside(history);
-                self.last = Some((snapshot.clone(), before_render));
+                let snapshot = Arc::new(snapshot);
+                self.last = Some((Arc::clone(&snapshot), before_render));
                 self.assets_published |= published;
                 self.log_errors(&snapshot.errors);
                 if let Some(hook) = &mut self.hook {
@@ -270,7 +273,7 @@ impl Generator {
                 self.host = HostSampler::new(self.config.host.clone()).ok();
                 self.history = Some(load_history(&self.config));
                 CycleReport {
-                    snapshot: Snapshot {
+                    snapshot: Arc::new(Snapshot {
                         schema: SCHEMA,
                         generated_at: Utc::now(),
                         interval_seconds: interval,
@@ -282,7 +285,7 @@ impl Generator {
                         incidents_open: Vec::new(),
                         incidents_recent: Vec::new(),
                         errors: vec![format!("the cycle failed: {e}")],
-                    },
+                    }),
                     published: false,
                     failure: Some(format!("the cycle failed: {e}")),
                 }
@@ -363,9 +366,10 @@ impl Generator {
     /// Renders and publishes the last snapshot again, with the current templates and problems:
     /// a template edit goes live without waiting for (or running) a probe.
     pub async fn republish(&mut self) {
-        let Some((mut snapshot, before_render)) = self.last.clone() else {
+        let Some((last, before_render)) = self.last.as_ref() else {
             return;
         };
+        let (mut snapshot, before_render) = (Snapshot::clone(last), *before_render);
         snapshot.errors.truncate(before_render);
         snapshot.errors.extend(self.config_problem.clone());
         let written = Arc::clone(&self.written);
@@ -407,6 +411,7 @@ impl Generator {
                 self.pages_key = pages_key;
                 // What a cycle starts from next time: the incidents as now read.
                 if let Some((last, _)) = self.last.as_mut() {
+                    let last = Arc::make_mut(last);
                     last.incidents_open.clone_from(&snapshot.incidents_open);
                     last.incidents_recent.clone_from(&snapshot.incidents_recent);
                     last.overall = snapshot.overall;

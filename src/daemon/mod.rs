@@ -292,7 +292,7 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snaps
             config.out_dir.display()
         );
     }
-    Ok(report.snapshot)
+    Ok(Arc::unwrap_or_clone(report.snapshot))
 }
 
 /// The signals that would end the process if nobody caught them, and which we catch to stop
