@@ -7,7 +7,9 @@
 //! change what the snapshot says: if a figure is shown, it is a field of the snapshot. A failure
 //! to render or write one file goes into `snapshot.errors` and leaves the old file in place.
 //!
-//! Publishing the outputs for machines: `feed.xml`, the badges and `metrics`.
+//! Publishing the outputs for machines: `feed.xml` and `metrics` with each cycle ([`write`]),
+//! the badges and the services' feeds beside it ([`write_per_service`], from the daemon's
+//! backlog job).
 //!
 //! Each is printed from the snapshot by its own module ([`atom`], [`badges`], [`metrics`]) and
 //! written here with its gzip sidecar. The feed and the badges change rarely and are written only
@@ -31,25 +33,45 @@ use crate::snapshot::Snapshot;
 use anyhow::Context as _;
 use std::path::Path;
 
-/// Writes them all into `out_dir`; a failure goes into the snapshot's `errors` and the old file
-/// stays. `prune` also removes the badges of services no longer configured (worth a directory
-/// listing on the first cycle, not on every one). `feeds` writes each service's
-/// `feeds/<slug>.xml` (and removes those of services gone): asked for only when an incident,
-/// a maintenance window or the services changed, since with many services they cost more
-/// than everything else here. Returns whether everything was written.
+/// Writes `feed.xml` and `metrics` into `out_dir`; a failure goes into the snapshot's `errors`
+/// and the old file stays. Returns whether everything was written. The files per service
+/// (badges, the services' feeds) are [`write_per_service`]'s.
 pub fn write(
     publisher: &Publisher,
     out_dir: &Path,
     site: &SiteInfo,
     snapshot: &mut Snapshot,
-    prune: bool,
-    feeds: bool,
 ) -> bool {
     let mut errors = Vec::new();
     let feed = atom::feed(snapshot, site);
     if let Err(e) = publisher.write_if_changed_with_gz(out_dir, "feed.xml", feed.as_bytes()) {
         errors.push(format!("{e:#}"));
     }
+    let ok = errors.is_empty();
+    snapshot.errors.extend(errors);
+    let text = metrics::metrics(snapshot, site);
+    // Unchanged when the snapshot is (a re-render after a template edit): left alone then.
+    match publisher.write_if_changed_with_gz(out_dir, "metrics", text.as_bytes()) {
+        Ok(_) => ok,
+        Err(e) => {
+            snapshot.errors.push(format!("{e:#}"));
+            false
+        }
+    }
+}
+
+/// Writes each service's badges and, with `feeds`, each service's `feeds/<slug>.xml`, removing
+/// those of services no longer configured (`feeds` is asked for only when an incident, a
+/// maintenance window or the services changed: with many services they cost more than
+/// everything else here). Returns what failed; the old files stay.
+pub fn write_per_service(
+    publisher: &Publisher,
+    out_dir: &Path,
+    site: &SiteInfo,
+    snapshot: &Snapshot,
+    feeds: bool,
+) -> Vec<String> {
+    let mut errors = Vec::new();
     if feeds {
         for s in &snapshot.services {
             let xml = atom::service_feed(snapshot, site, s);
@@ -69,18 +91,8 @@ pub fn write(
             errors.push(format!("{e:#}"));
         }
     }
-    if prune && let Err(e) = badges::prune(out_dir, snapshot).context("stale badges") {
+    if feeds && let Err(e) = badges::prune(out_dir, snapshot).context("stale badges") {
         errors.push(format!("{e:#}"));
     }
-    let ok = errors.is_empty();
-    snapshot.errors.extend(errors);
-    let text = metrics::metrics(snapshot, site);
-    // Unchanged when the snapshot is (a re-render after a template edit): left alone then.
-    match publisher.write_if_changed_with_gz(out_dir, "metrics", text.as_bytes()) {
-        Ok(_) => ok,
-        Err(e) => {
-            snapshot.errors.push(format!("{e:#}"));
-            false
-        }
-    }
+    errors
 }
