@@ -621,6 +621,26 @@ impl History {
         Ok(len)
     }
 
+    /// The integers the services' histories keep resident (see
+    /// [`ServiceHistory::stored_values`]): a fixed number per service, whatever it has seen.
+    pub fn stored_values(&self) -> usize {
+        self.services.values().map(ServiceHistory::stored_values).sum()
+    }
+
+    /// Bytes the services' histories hold in memory, slugs and map nodes aside.
+    pub fn resident_bytes(&self) -> usize {
+        self.services.values().map(ServiceHistory::resident_bytes).sum()
+    }
+
+    /// How many services have a history.
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
     #[cfg(test)]
     fn service(&self, slug: &str) -> Option<&ServiceHistory> {
         self.services.get(slug)

@@ -797,3 +797,285 @@ fn a_file_without_a_generation_loads_and_the_journal_of_another_is_ignored() {
     assert_eq!(web.days()[0].1.ok, 4);
     assert_eq!(web.days()[0].1.down, 0);
 }
+
+/// What one service's history may keep resident, in integers: two per day record, four per
+/// bucket, the past's figures (the 4 windows' two sums, 89 strip days, the day they are for)
+/// and a few scalars. The maps of version 1 held ten values per day and per bucket (a date or
+/// start, five counts, three latency figures): 6,880 after a year, and a struct of f64 each.
+const STORED_VALUES_PER_SERVICE: usize = 2 * KEEP_DAYS + 4 * FINE_BUCKETS + 2 * 4 + DAYS + 8;
+
+/// Issue 14: "the history's resident size per service (counted in stored values) is bounded".
+/// A year and more of checks every minute, and a service checked every second for a week: each
+/// keeps the same fixed count, and a few KB.
+#[test]
+fn the_resident_size_per_service_is_bounded_after_a_simulated_year() {
+    let (_dir, mut h) = fresh();
+    let start = t("2025-10-01T00:00:00Z");
+    let statuses = [Status::Up, Status::Down, Status::Degraded, Status::Maintenance];
+    // Straight to the records: the journal lines a save would write are not what is measured.
+    for n in 0..(400 * 24 * 60) {
+        let at = start + Duration::minutes(n);
+        h.record_check("minutely", statuses[n as usize % 4], Some(3.5), None, at);
+    }
+    for n in 0..(7 * 86_400) {
+        let at = start + Duration::seconds(n);
+        h.record_check("every-second", Status::Up, Some(0.25), None, at);
+    }
+    let now = start + Duration::days(400);
+    let mut services = [
+        service("minutely", Status::Up, Some(1.0), now),
+        service("every-second", Status::Up, Some(1.0), now),
+    ];
+    h.observe(&mut services, now);
+    for slug in ["minutely", "every-second"] {
+        let s = h.service(slug).unwrap();
+        eprintln!(
+            "{slug}: {} stored values, {} bytes resident",
+            s.stored_values(),
+            s.resident_bytes()
+        );
+        assert!(
+            s.stored_values() <= STORED_VALUES_PER_SERVICE,
+            "{slug}: {} values",
+            s.stored_values()
+        );
+        assert!(s.resident_bytes() <= 12 * 1024, "{slug}: {} bytes", s.resident_bytes());
+    }
+    assert_eq!(h.service("minutely").unwrap().days().len(), KEEP_DAYS);
+    assert!(h.stored_values() <= 2 * STORED_VALUES_PER_SERVICE);
+}
+
+/// A version 1 file (a JSON object per day and per bucket) loads with the figures it had, and
+/// the next save writes version 2, which loads with the same figures again.
+#[test]
+fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:07:00Z");
+    let day = |d: i64| (now - Duration::days(d)).date_naive().to_string();
+    let bucket = |minutes: i64| (now - Duration::minutes(minutes)).timestamp() / 300 * 300;
+    let file = serde_json::json!({"version": 1, "generation": 0, "services": {"web": {
+        "last_status": "up",
+        "last_checked": "2026-11-24T12:05:00.000Z",
+        "first_checked": "2025-11-01T00:00:00.000Z",
+        "days": [
+            {"date": day(200), "up": 10, "down": 10},
+            {"date": day(60), "up": 70, "degraded": 20, "down": 10, "maintenance": 500},
+            {"date": day(3), "up": 1, "unknown": 4},
+            {"date": day(1), "down": 3, "up": 1, "lat_n": 1, "lat_min": 1.0, "lat_sum": 1.0, "lat_max": 1.0},
+            {"date": day(0), "up": 4, "lat_n": 4, "lat_min": 2.0, "lat_sum": 10.0, "lat_max": 3.0}],
+        "fine": [
+            {"start": bucket(60 * 25), "down": 9},
+            {"start": bucket(60), "up": 2, "lat_n": 2, "lat_min": 2.0, "lat_sum": 5.0, "lat_max": 3.0},
+            {"start": bucket(2), "up": 2, "down": 2, "lat_n": 2, "lat_min": 2.0, "lat_sum": 4.5, "lat_max": 2.5}]}},
+        "incidents": []});
+    std::fs::write(dir.path().join(FILE), serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let figures = |h: &mut History| {
+        let mut s = [service("web", Status::Up, None, now)];
+        s[0].checked_at = None;
+        h.observe(&mut s, now);
+        let [s] = s;
+        (s.uptime, s.uptime_coverage, s.observed_since, s.days, s.latency_24h)
+    };
+    let mut h = History::load(dir.path(), now);
+    assert!(h.errors(now).is_empty(), "{:?}", h.errors(now));
+    let (uptime, _, since, days, latency) = figures(&mut h);
+    // As version 1 computed them: 24 h from the buckets (the one 25 h ago is out), windows
+    // from the days with degraded as available and maintenance and unknown not counted.
+    assert_eq!(uptime.day, Some(ratio(4.0 / 6.0)));
+    assert_eq!(uptime.week, Some(ratio(6.0 / 9.0)));
+    assert_eq!(uptime.month, Some(ratio(6.0 / 9.0)));
+    assert_eq!(uptime.quarter, Some(ratio(96.0 / 109.0)));
+    assert_eq!(uptime.year, Some(ratio(106.0 / 129.0)));
+    assert_eq!(since, Some(t("2025-11-01T00:00:00Z")));
+    assert_eq!(days[DAYS - 1], Some(1.0));
+    assert_eq!(days[DAYS - 2], Some(0.25));
+    assert_eq!(days[DAYS - 4], Some(1.0));
+    assert_eq!(days[DAYS - 61], Some(0.9));
+    assert_eq!(days.iter().flatten().count(), 4);
+    assert_eq!(latency[LATENCY_SLOTS - 1], Some(2.3), "4.5 ms over 2 checks");
+    assert_eq!(latency[LATENCY_SLOTS - 5], Some(2.5));
+    assert_eq!(latency.iter().flatten().count(), 2);
+    let before = figures(&mut h);
+
+    // Nothing new: nothing to save. A check later, the save writes the whole file, as version 2.
+    assert!(!h.is_dirty());
+    check(&mut h, "web", Status::Up, now);
+    h.save().unwrap();
+    let bytes = std::fs::read(dir.path().join(FILE)).unwrap();
+    assert!(bytes.starts_with(b"{\"version\":2,"), "{}", String::from_utf8_lossy(&bytes));
+    let mut again = History::load(dir.path(), now);
+    assert!(again.errors(now).is_empty());
+    assert_eq!(again.services, h.services);
+    let mut after = figures(&mut h);
+    assert_eq!(figures(&mut again), after);
+    // The one check added is all that moved.
+    after.0.day = before.0.day;
+    after.4 = before.4.clone();
+    assert_eq!(after.3[..DAYS - 1], before.3[..DAYS - 1]);
+}
+
+/// Issue 14: a whole rewrite of a year of 100 services is the compact form: a few KB per service.
+#[test]
+fn a_year_of_a_service_takes_a_few_kb_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let h = a_year_of(100, dir.path(), now);
+    let size = std::fs::metadata(dir.path().join(FILE)).unwrap().len();
+    eprintln!("a year of 100 services: {size} bytes");
+    assert!(size <= 100 * 4 * 1024, "{size} bytes");
+    assert!(size as usize <= max_file_bytes(100, 6));
+    let back = History::load(dir.path(), now);
+    assert_eq!(back.services, h.services);
+}
+
+mod incremental {
+    //! The figures kept from one cycle to the next against the same figures computed from
+    //! every check recorded, after random sequences of checks that cross midnights, skip days,
+    //! and step the clock back.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every check, kept as a list, with the rules of the records applied the plain way.
+    #[derive(Default)]
+    struct Naive {
+        /// (day, bucket, status, latency in µs)
+        checks: Vec<(i64, i64, Status, Option<u64>)>,
+        /// Which checks each series still holds: the days and buckets are dropped separately.
+        in_days: Vec<bool>,
+        in_fine: Vec<bool>,
+        last: Option<DateTime<Utc>>,
+        first: Option<DateTime<Utc>>,
+    }
+
+    impl Naive {
+        fn record(&mut self, status: Status, latency: Option<u64>, at: DateTime<Utc>) {
+            if self.last == Some(at) {
+                return;
+            }
+            let (day, bucket) = (records::day_key(at), records::bucket_key(at));
+            if self.last.is_some_and(|last| at < last) {
+                for (i, c) in self.checks.iter().enumerate() {
+                    self.in_days[i] &= c.0 <= day;
+                    self.in_fine[i] &= c.1 <= bucket;
+                }
+            }
+            self.last = Some(at);
+            self.first.get_or_insert(at);
+            self.checks.push((day, bucket, status, latency));
+            self.in_days.push(true);
+            self.in_fine.push(true);
+            // The rings keep the newest KEEP_DAYS days and FINE_BUCKETS buckets.
+            let newest_day = self.days().map(|c| c.0).max().unwrap_or(day);
+            let newest_bucket = self.fine().map(|c| c.1).max().unwrap_or(bucket);
+            for (i, c) in self.checks.iter().enumerate() {
+                self.in_days[i] &= c.0 > newest_day - KEEP_DAYS as i64;
+                self.in_fine[i] &= c.1 > newest_bucket - FINE_BUCKETS as i64;
+            }
+        }
+
+        fn days(&self) -> impl Iterator<Item = &(i64, i64, Status, Option<u64>)> {
+            self.checks.iter().zip(&self.in_days).filter(|c| *c.1).map(|c| c.0)
+        }
+
+        fn fine(&self) -> impl Iterator<Item = &(i64, i64, Status, Option<u64>)> {
+            self.checks.iter().zip(&self.in_fine).filter(|c| *c.1).map(|c| c.0)
+        }
+
+        fn availability<'a>(checks: impl Iterator<Item = &'a (i64, i64, Status, Option<u64>)>) -> Option<f64> {
+            let (mut ok, mut down) = (0u64, 0u64);
+            for c in checks {
+                match c.2 {
+                    Status::Up | Status::Degraded => ok += 1,
+                    Status::Down => down += 1,
+                    _ => {}
+                }
+            }
+            (ok + down > 0).then(|| ok as f64 / (ok + down) as f64)
+        }
+
+        fn figures(&self, now: DateTime<Utc>) -> (Uptime, Vec<Option<f64>>, Vec<Option<f64>>) {
+            let today = records::day_key(now);
+            let since = now.timestamp() - 86_400;
+            let window = |n: i64| {
+                Self::availability(self.days().filter(|c| c.0 >= today - (n - 1))).map(ratio)
+            };
+            let uptime = Uptime {
+                day: Self::availability(self.fine().filter(|c| c.1 * BUCKET_SECONDS + BUCKET_SECONDS > since))
+                    .map(ratio),
+                week: window(7),
+                month: window(30),
+                quarter: window(90),
+                year: window(365),
+            };
+            let strip = (0..DAYS as i64)
+                .map(|i| {
+                    let day = today - (DAYS as i64 - 1) + i;
+                    Self::availability(self.days().filter(|c| c.0 == day))
+                        .map(|r| (r * 10_000.0).round() / 10_000.0)
+                })
+                .collect();
+            let slot = 86_400 / LATENCY_SLOTS as i64;
+            let first = now.timestamp().div_euclid(slot) - (LATENCY_SLOTS as i64 - 1);
+            let latency = (0..LATENCY_SLOTS as i64)
+                .map(|i| {
+                    let (mut n, mut us) = (0u64, 0u64);
+                    for c in self.fine() {
+                        if (c.1 * BUCKET_SECONDS).div_euclid(slot) - first == i
+                            && let Some(l) = c.3
+                        {
+                            n += 1;
+                            us += l;
+                        }
+                    }
+                    (n > 0).then(|| (us as f64 / n as f64 / 1000.0 * 10.0).round() / 10.0)
+                })
+                .collect();
+            (uptime, strip, latency)
+        }
+    }
+
+    fn step() -> impl Strategy<Value = (i64, u8, Option<u32>, i64)> {
+        (
+            prop_oneof![
+                6 => 1i64..900,
+                3 => 900i64..3 * 86_400,
+                1 => -2 * 86_400i64..0,
+                1 => 30 * 86_400i64..500 * 86_400,
+            ],
+            0u8..5,
+            prop::option::of(0u32..5_000_000),
+            // How long after the check the cycle looks: at once, or much later.
+            prop_oneof![Just(0i64), 0i64..2 * 86_400],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn the_kept_figures_equal_a_computation_from_every_check(
+            steps in prop::collection::vec(step(), 1..80),
+        ) {
+            let (_dir, mut h) = fresh();
+            let mut naive = Naive::default();
+            let statuses = [Status::Up, Status::Degraded, Status::Down, Status::Maintenance, Status::Unknown];
+            let mut at = t("2026-03-01T22:00:00Z");
+            for (delta, status, latency_us, look) in steps {
+                at += Duration::seconds(delta);
+                let status = statuses[usize::from(status)];
+                let latency = latency_us.map(|us| f64::from(us) / 1000.0);
+                naive.record(status, latency_us.map(u64::from), at);
+                let mut s = [service("web", status, latency, at)];
+                let now = at + Duration::seconds(look);
+                h.observe(&mut s, now);
+                let [s] = s;
+                let (uptime, strip, slots) = naive.figures(now);
+                prop_assert_eq!(s.uptime, uptime);
+                prop_assert_eq!(s.days, strip);
+                prop_assert_eq!(s.latency_24h, slots);
+                prop_assert_eq!(s.observed_since, naive.first);
+            }
+        }
+    }
+}
