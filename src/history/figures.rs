@@ -10,7 +10,7 @@
 //! load): the figures are the same as computing everything from the records every cycle, which
 //! a property test checks.
 
-use super::records::{Bucket, NO_DAY, Past, Sum, WINDOWS, day_key};
+use super::records::{NO_DAY, Past, Sum, WINDOWS, day_key};
 use super::*;
 
 impl ServiceHistory {
@@ -57,11 +57,10 @@ impl ServiceHistory {
                 windows: [Sum::default(); 4],
                 strip: [NO_DAY; DAYS - 1],
             };
-            if let Some((first, last)) = self.days.range() {
+            {
                 let strip_first = today - (DAYS as i64 - 1);
-                let from = (today - (WINDOWS[3] - 1)).max(first);
-                for key in from..=(today - 1).min(last) {
-                    let d = self.days.get(key);
+                let days = self.days.from(today - (WINDOWS[3] - 1));
+                for (key, d) in days.take_while(|(key, _)| *key < today) {
                     if d.is_empty() {
                         continue;
                     }
@@ -85,19 +84,15 @@ impl ServiceHistory {
     pub(super) fn uptime(&mut self, now: DateTime<Utc>) -> (Uptime, Coverage) {
         let since = now.timestamp() - 86_400;
         let mut fine = Sum::default();
-        for key in self.fine_keys(bucket_key_of(since)) {
-            let b = self.fine.get(key);
+        for (_, b) in self.fine.from(bucket_key_of(since)) {
             fine.add(b.ok, b.down);
         }
         let today = day_key(now);
         // Today, and the days after it while the clock is behind the history: they count in
         // every window, as they did when the windows were summed from the newest day back.
         let mut recent = Sum::default();
-        if let Some((first, last)) = self.days.range() {
-            for key in today.max(first)..=last {
-                let d = self.days.get(key);
-                recent.add(d.ok, d.down);
-            }
+        for (_, d) in self.days.from(today) {
+            recent.add(d.ok, d.down);
         }
         let windows = self.past(today).windows;
         let window = |i: usize| windows[i].plus(recent).availability().map(ratio);
@@ -157,9 +152,9 @@ impl ServiceHistory {
         let first = last - (LATENCY_SLOTS as i64 - 1);
         let mut slots = [(0u32, 0u64); LATENCY_SLOTS];
         // Only buckets that can fall in a slot: from the first slot's start on.
-        for key in self.fine_keys(bucket_key_of(first * slot)) {
-            let b: Bucket = self.fine.get(key);
-            let i = (key * BUCKET_SECONDS).div_euclid(slot) - first;
+        let first_bucket = first * (slot / BUCKET_SECONDS);
+        for (key, b) in self.fine.from(first_bucket) {
+            let i = (key - first_bucket) / (slot / BUCKET_SECONDS);
             if b.lat_n > 0
                 && let Ok(i) = usize::try_from(i)
                 && i < LATENCY_SLOTS
@@ -176,15 +171,10 @@ impl ServiceHistory {
             })
             .collect()
     }
-
-    /// The keys of the buckets kept from `from` on.
-    fn fine_keys(&self, from: i64) -> std::ops::RangeInclusive<i64> {
-        match self.fine.range() {
-            Some((first, last)) => from.max(first)..=last,
-            None => 1..=0,
-        }
-    }
 }
+
+// A latency slot is a whole number of buckets.
+const _: () = assert!((86_400 / LATENCY_SLOTS as i64) % BUCKET_SECONDS == 0);
 
 /// The first bucket whose five minutes end after `since` (seconds).
 fn bucket_key_of(since: i64) -> i64 {

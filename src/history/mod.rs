@@ -381,13 +381,13 @@ impl History {
         error: Option<&str>,
         at: DateTime<Utc>,
     ) -> bool {
-        // `entry` would allocate the slug every check; look it up first.
-        if !self.services.contains_key(slug) {
-            self.services
-                .insert(slug.to_string(), ServiceHistory::default());
-        }
-        let Some(h) = self.services.get_mut(slug) else {
-            return false;
+        // `entry` would allocate the slug every check; look it up first, once when it is there.
+        let h = match self.services.get_mut(slug) {
+            Some(h) => h,
+            None => self
+                .services
+                .entry(slug.to_string())
+                .or_insert_with(ServiceHistory::default),
         };
         if h.last_checked == Some(at) {
             return false;

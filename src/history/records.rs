@@ -202,12 +202,22 @@ impl<T: Copy + Default + PartialEq, const N: usize> Ring<T, N> {
         self.last = Some(key);
     }
 
+    /// Every record from key `from` (or the oldest kept) to the newest, zero or not, with its
+    /// key: walked slot by slot, as a cycle does over a day of buckets.
+    pub fn from(&self, from: i64) -> impl Iterator<Item = (i64, T)> + '_ {
+        let (first, last) = self.range().unwrap_or((1, 0));
+        let start = from.max(first);
+        let mut slot = if start <= last { Self::slot(start) } else { 0 };
+        (start..=last).map(move |k| {
+            let record = self.slots[slot];
+            slot = if slot + 1 == N { 0 } else { slot + 1 };
+            (k, record)
+        })
+    }
+
     /// The records that are not zero, oldest first, with their keys.
     pub fn records(&self) -> impl Iterator<Item = (i64, T)> + '_ {
-        let (first, last) = self.range().unwrap_or((1, 0));
-        (first..=last)
-            .map(|k| (k, self.get(k)))
-            .filter(|(_, r)| *r != T::default())
+        self.from(i64::MIN).filter(|(_, r)| *r != T::default())
     }
 
     /// Integers this ring keeps resident, `per` for each record.
