@@ -10,7 +10,7 @@
 //! load): the figures are the same as computing everything from the records every cycle, which
 //! a property test checks.
 
-use super::records::{NO_DAY, Past, Sum, WINDOWS, day_key};
+use super::records::{Bucket, NO_DAY, NO_SLOT, Past, Recent, Sum, WINDOWS, day_key};
 use super::*;
 
 impl ServiceHistory {
@@ -82,11 +82,16 @@ impl ServiceHistory {
 
     /// Each window's availability, and how much of it was watched.
     pub(super) fn uptime(&mut self, now: DateTime<Utc>) -> (Uptime, Coverage) {
-        let since = now.timestamp() - 86_400;
-        let mut fine = Sum::default();
-        for (_, b) in self.fine.from(bucket_key_of(since)) {
-            fine.add(b.ok, b.down);
-        }
+        let fine = match self.recent(now) {
+            Some((recent, newest)) => {
+                let mut day = recent.day;
+                if recent.newest >= recent.window_from {
+                    day.add(newest.ok, newest.down);
+                }
+                day
+            }
+            None => Sum::default(),
+        };
         let today = day_key(now);
         // Today, and the days after it while the clock is behind the history: they count in
         // every window, as they did when the windows were summed from the newest day back.
@@ -146,31 +151,93 @@ impl ServiceHistory {
     }
 
     /// Average latency per [`LATENCY_SLOTS`]th of the last 24 hours, oldest first.
-    pub(super) fn latency_slots(&self, now: DateTime<Utc>) -> Vec<Option<f64>> {
-        let slot = 86_400 / LATENCY_SLOTS as i64;
-        let last = now.timestamp().div_euclid(slot);
-        let first = last - (LATENCY_SLOTS as i64 - 1);
-        let mut slots = [(0u32, 0u64); LATENCY_SLOTS];
-        // Only buckets that can fall in a slot: from the first slot's start on.
-        let first_bucket = first * (slot / BUCKET_SECONDS);
-        for (key, b) in self.fine.from(first_bucket) {
-            let i = (key - first_bucket) / (slot / BUCKET_SECONDS);
-            if b.lat_n > 0
-                && let Ok(i) = usize::try_from(i)
-                && i < LATENCY_SLOTS
-            {
-                let (n, us) = &mut slots[i];
-                *n = n.saturating_add(b.lat_n);
-                *us = us.saturating_add(b.lat_us);
-            }
-        }
-        slots
+    pub(super) fn latency_slots(&mut self, now: DateTime<Utc>) -> Vec<Option<f64>> {
+        let Some((recent, newest)) = self.recent(now) else {
+            return vec![None; LATENCY_SLOTS];
+        };
+        let filling = slot_of(recent.newest, recent.first_slot);
+        recent
+            .slots
             .iter()
-            .map(|&(n, us)| {
-                (n > 0).then(|| (us as f64 / f64::from(n) / 1000.0 * 10.0).round() / 10.0)
+            .enumerate()
+            .map(|(i, &code)| {
+                if Some(i) == filling {
+                    let (n, us) = recent.filling;
+                    let n = n.saturating_add(newest.lat_n);
+                    let us = us.saturating_add(newest.lat_us);
+                    (n > 0).then(|| f64::from(slot_code(n, us)) / 10.0)
+                } else {
+                    (code != NO_SLOT).then(|| f64::from(code) / 10.0)
+                }
             })
             .collect()
     }
+
+    /// The figures of the 24 hours but the newest bucket, from the cache when it is for this
+    /// newest bucket and this window, and the newest bucket.
+    fn recent(&mut self, now: DateTime<Utc>) -> Option<(&Recent, Bucket)> {
+        let (_, newest) = self.fine.range()?;
+        let window_from = bucket_key_of(now.timestamp() - 86_400);
+        let first_slot = now.timestamp().div_euclid(SLOT_SECONDS) - (LATENCY_SLOTS as i64 - 1);
+        let fresh = self.recent.as_ref().is_some_and(|r| {
+            (r.newest, r.window_from, r.first_slot) == (newest, window_from, first_slot)
+        });
+        if !fresh {
+            let mut recent = Box::new(Recent {
+                newest,
+                window_from,
+                first_slot,
+                day: Sum::default(),
+                slots: [NO_SLOT; LATENCY_SLOTS],
+                filling: (0, 0),
+            });
+            let filling = slot_of(newest, first_slot);
+            let mut sums = [(0u32, 0u64); LATENCY_SLOTS];
+            let first_bucket = first_slot * BUCKETS_PER_SLOT;
+            for (key, b) in self.fine.from(window_from.min(first_bucket)) {
+                if key >= newest {
+                    break;
+                }
+                if key >= window_from {
+                    recent.day.add(b.ok, b.down);
+                }
+                if b.lat_n > 0
+                    && let Some(i) = slot_of(key, first_slot)
+                {
+                    let (n, us) = &mut sums[i];
+                    *n = n.saturating_add(b.lat_n);
+                    *us = us.saturating_add(b.lat_us);
+                }
+            }
+            for (i, (n, us)) in sums.into_iter().enumerate() {
+                if Some(i) == filling {
+                    recent.filling = (n, us);
+                } else if n > 0 {
+                    recent.slots[i] = slot_code(n, us);
+                }
+            }
+            self.recent = Some(recent);
+        }
+        let newest = self.fine.get(newest);
+        self.recent.as_deref().map(|r| (r, newest))
+    }
+}
+
+/// Seconds per latency slot.
+const SLOT_SECONDS: i64 = 86_400 / LATENCY_SLOTS as i64;
+const BUCKETS_PER_SLOT: i64 = SLOT_SECONDS / BUCKET_SECONDS;
+
+/// The slot of bucket `key` among those from `first_slot` on, if it is one of them.
+fn slot_of(key: i64, first_slot: i64) -> Option<usize> {
+    let i = (key - first_slot * BUCKETS_PER_SLOT).div_euclid(BUCKETS_PER_SLOT);
+    usize::try_from(i).ok().filter(|&i| i < LATENCY_SLOTS)
+}
+
+/// An average latency as the sparkline shows it: in tenths of a ms, rounded (below [`NO_SLOT`]).
+fn slot_code(n: u32, us: u64) -> u32 {
+    let tenths = (us as f64 / f64::from(n) / 1000.0 * 10.0).round();
+    // `as` saturates; the largest code is a latency of 12 years.
+    (tenths as u32).min(NO_SLOT - 1)
 }
 
 // A latency slot is a whole number of buckets.

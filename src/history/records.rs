@@ -243,6 +243,25 @@ pub(super) struct Past {
     pub strip: [u16; DAYS - 1],
 }
 
+/// The 24-hour figures of the buckets before the newest, kept until a new bucket starts or the
+/// window moves on (every five minutes at most), so a cycle adds only the newest bucket.
+#[derive(Debug, Clone)]
+pub(super) struct Recent {
+    /// The newest bucket these leave out, the window's first bucket, the first latency slot.
+    pub newest: i64,
+    pub window_from: i64,
+    pub first_slot: i64,
+    /// Availability over the window's buckets before the newest.
+    pub day: Sum,
+    /// Each slot's average latency in tenths of a ms as the sparkline rounds it ([`NO_SLOT`]
+    /// when none was measured), but for the newest bucket's slot, which is still filling:
+    /// for it, the checks and µs of its other buckets.
+    pub slots: [u32; LATENCY_SLOTS],
+    pub filling: (u32, u64),
+}
+
+pub(super) const NO_SLOT: u32 = u32::MAX;
+
 /// The uptime windows in days: week, month, quarter, year.
 pub(super) const WINDOWS: [i64; 4] = [7, 30, 90, 365];
 pub(super) const NO_DAY: u16 = u16::MAX;
@@ -263,6 +282,8 @@ pub struct ServiceHistory {
     pub(super) fine: Ring<Bucket, FINE_BUCKETS>,
     /// Figures of the past days, kept between cycles; `None` when they must be computed again.
     pub(super) past: Option<Past>,
+    /// Figures of the last 24 hours but the newest bucket, likewise.
+    pub(super) recent: Option<Box<Recent>>,
 }
 
 /// Equal when they hold the same records: where a record sits in a ring, and what is cached
@@ -298,6 +319,7 @@ impl ServiceHistory {
         self.days.truncate_after(day_key(at));
         self.fine.truncate_after(bucket_key(at));
         self.past = None;
+        self.recent = None;
     }
 
     /// The days that had a countable check, oldest first.
@@ -325,11 +347,16 @@ impl ServiceHistory {
             .past
             .as_ref()
             .map_or(0, |p| 1 + 2 * p.windows.len() + p.strip.len());
-        SCALARS + self.days.stored_values(2) + self.fine.stored_values(4) + past
+        let recent = self
+            .recent
+            .as_ref()
+            .map_or(0, |r| 3 + 2 + r.slots.len() + 2);
+        SCALARS + self.days.stored_values(2) + self.fine.stored_values(4) + past + recent
     }
 
     /// Bytes this history holds in memory (itself and its rings; not the map's node or slug).
     pub fn resident_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.days.heap_bytes() + self.fine.heap_bytes()
+        let recent = self.recent.as_ref().map_or(0, |_| size_of::<Recent>());
+        size_of::<Self>() + self.days.heap_bytes() + self.fine.heap_bytes() + recent
     }
 }
