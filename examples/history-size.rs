@@ -67,7 +67,15 @@ fn main() -> anyhow::Result<()> {
         // Cycles a second apart: the first computes each service's past days, the others
         // reuse them and fold today's record and the 24 hours of buckets.
         let mut services: Vec<Service> = (0..n)
-            .map(|i| Service::new(format!("svc-{i}"), format!("svc-{i}"), Kind::Http, None, Status::Up))
+            .map(|i| {
+                Service::new(
+                    format!("svc-{i}"),
+                    format!("svc-{i}"),
+                    Kind::Http,
+                    None,
+                    Status::Up,
+                )
+            })
             .collect();
         // CPU time of this thread, not wall time: the machine may be shared.
         let mut per_cycle = Vec::new();
@@ -83,7 +91,11 @@ fn main() -> anyhow::Result<()> {
             let t = cpu();
             h.observe(&mut services, at + Duration::milliseconds(cycle));
             let ns = (cpu() - t).as_nanos() as f64 / n as f64;
-            if cycle % 2 == 0 { per_cycle.push(ns) } else { figures_only.push(ns) }
+            if cycle % 2 == 0 {
+                per_cycle.push(ns)
+            } else {
+                figures_only.push(ns)
+            }
         }
         figures_only.sort_by(f64::total_cmp);
         let figures = figures_only[figures_only.len() / 2];
@@ -126,7 +138,10 @@ fn write_v1(dir: &Path, n: usize) -> anyhow::Result<u64> {
         if i > 0 {
             write!(w, ",")?;
         }
-        write!(w, "\"svc-{i}\":{{\"last_status\":\"up\",\"last_checked\":null,\"first_checked\":\"{first}\",\"days\":[")?;
+        write!(
+            w,
+            "\"svc-{i}\":{{\"last_status\":\"up\",\"last_checked\":null,\"first_checked\":\"{first}\",\"days\":["
+        )?;
         for d in (1..=365).rev() {
             let date = today - Duration::days(d);
             let down = if (d as usize + i) % 37 == 0 { 3 } else { 0 };
@@ -155,7 +170,8 @@ fn write_v1(dir: &Path, n: usize) -> anyhow::Result<u64> {
     }
     write!(w, "}},\"incidents\":[")?;
     for k in 0..n.min(250).saturating_mul(4) {
-        let at = (now - Duration::hours(k as i64 + 1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let at = (now - Duration::hours(k as i64 + 1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         if k > 0 {
             write!(w, ",")?;
         }

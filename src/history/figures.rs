@@ -146,7 +146,9 @@ impl ServiceHistory {
         past.strip
             .iter()
             .map(|&code| (code != NO_DAY).then(|| f64::from(code) / 10_000.0))
-            .chain([d.availability().map(|r| f64::from(strip_code(r)) / 10_000.0)])
+            .chain([d
+                .availability()
+                .map(|r| f64::from(strip_code(r)) / 10_000.0)])
             .collect()
     }
 

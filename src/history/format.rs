@@ -14,7 +14,7 @@
 //! It is read one service at a time into its rings ([`parse`]), trimmed to the bounds while
 //! read, and what was trimmed is counted for the load to report.
 
-use super::records::{Bucket, Day, Ring, day_date, date_key};
+use super::records::{Bucket, Day, Ring, date_key, day_date};
 use super::*;
 use serde::Serializer;
 
@@ -73,9 +73,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, Problem> {
     }
 }
 
-fn from_file<L: Into<Loaded>>(
-    file: Result<File<L>, serde_json::Error>,
-) -> Result<Parsed, Problem> {
+fn from_file<L: Into<Loaded>>(file: Result<File<L>, serde_json::Error>) -> Result<Parsed, Problem> {
     let file = file.map_err(Problem::Invalid)?;
     let mut trimmed = Trimmed::default();
     let services = file
@@ -259,7 +257,10 @@ pub(super) fn write(
     services: &BTreeMap<String, ServiceHistory>,
     incidents: &VecDeque<Incident>,
 ) -> std::io::Result<()> {
-    write!(out, "{{\"version\":2,\"generation\":{generation},\"services\":{{")?;
+    write!(
+        out,
+        "{{\"version\":2,\"generation\":{generation},\"services\":{{"
+    )?;
     for (i, (slug, h)) in services.iter().enumerate() {
         out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut *out, slug)?;
@@ -296,7 +297,8 @@ impl Serialize for Columns<'_> {
             && let Some((_, last)) = h.days.range()
             && let Some(date) = day_date(first)
         {
-            let column = |f: fn(Day) -> u32| Column(move || (first..=last).map(move |k| f(h.days.get(k))));
+            let column =
+                |f: fn(Day) -> u32| Column(move || (first..=last).map(move |k| f(h.days.get(k))));
             m.serialize_entry("day", &date)?;
             m.serialize_entry("ok", &column(|d| d.ok))?;
             m.serialize_entry("down", &column(|d| d.down))?;
@@ -304,7 +306,9 @@ impl Serialize for Columns<'_> {
         if let Some((first, _)) = h.fine.records().next()
             && let Some((_, last)) = h.fine.range()
         {
-            let column = |f: fn(Bucket) -> u64| Column(move || (first..=last).map(move |k| f(h.fine.get(k))));
+            let column = |f: fn(Bucket) -> u64| {
+                Column(move || (first..=last).map(move |k| f(h.fine.get(k))))
+            };
             m.serialize_entry("bucket", &(first * BUCKET_SECONDS))?;
             m.serialize_entry("fine_ok", &column(|b| u64::from(b.ok)))?;
             m.serialize_entry("fine_down", &column(|b| u64::from(b.down)))?;

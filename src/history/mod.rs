@@ -624,12 +624,18 @@ impl History {
     /// The integers the services' histories keep resident (see
     /// [`ServiceHistory::stored_values`]): a fixed number per service, whatever it has seen.
     pub fn stored_values(&self) -> usize {
-        self.services.values().map(ServiceHistory::stored_values).sum()
+        self.services
+            .values()
+            .map(ServiceHistory::stored_values)
+            .sum()
     }
 
     /// Bytes the services' histories hold in memory, slugs and map nodes aside.
     pub fn resident_bytes(&self) -> usize {
-        self.services.values().map(ServiceHistory::resident_bytes).sum()
+        self.services
+            .values()
+            .map(ServiceHistory::resident_bytes)
+            .sum()
     }
 
     /// How many services have a history.

@@ -813,7 +813,12 @@ const STORED_VALUES_PER_SERVICE: usize =
 fn the_resident_size_per_service_is_bounded_after_a_simulated_year() {
     let (_dir, mut h) = fresh();
     let start = t("2025-10-01T00:00:00Z");
-    let statuses = [Status::Up, Status::Down, Status::Degraded, Status::Maintenance];
+    let statuses = [
+        Status::Up,
+        Status::Down,
+        Status::Degraded,
+        Status::Maintenance,
+    ];
     // Straight to the records: the journal lines a save would write are not what is measured.
     for n in 0..(400 * 24 * 60) {
         let at = start + Duration::minutes(n);
@@ -841,7 +846,11 @@ fn the_resident_size_per_service_is_bounded_after_a_simulated_year() {
             "{slug}: {} values",
             s.stored_values()
         );
-        assert!(s.resident_bytes() <= 12 * 1024, "{slug}: {} bytes", s.resident_bytes());
+        assert!(
+            s.resident_bytes() <= 12 * 1024,
+            "{slug}: {} bytes",
+            s.resident_bytes()
+        );
     }
     assert_eq!(h.service("minutely").unwrap().days().len(), KEEP_DAYS);
     assert!(h.stored_values() <= 2 * STORED_VALUES_PER_SERVICE);
@@ -877,7 +886,13 @@ fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
         s[0].checked_at = None;
         h.observe(&mut s, now);
         let [s] = s;
-        (s.uptime, s.uptime_coverage, s.observed_since, s.days, s.latency_24h)
+        (
+            s.uptime,
+            s.uptime_coverage,
+            s.observed_since,
+            s.days,
+            s.latency_24h,
+        )
     };
     let mut h = History::load(dir.path(), now);
     assert!(h.errors(now).is_empty(), "{:?}", h.errors(now));
@@ -895,7 +910,11 @@ fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
     assert_eq!(days[DAYS - 4], Some(1.0));
     assert_eq!(days[DAYS - 61], Some(0.9));
     assert_eq!(days.iter().flatten().count(), 4);
-    assert_eq!(latency[LATENCY_SLOTS - 1], Some(2.3), "4.5 ms over 2 checks");
+    assert_eq!(
+        latency[LATENCY_SLOTS - 1],
+        Some(2.3),
+        "4.5 ms over 2 checks"
+    );
     assert_eq!(latency[LATENCY_SLOTS - 5], Some(2.5));
     assert_eq!(latency.iter().flatten().count(), 2);
     let before = figures(&mut h);
@@ -905,7 +924,11 @@ fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
     check(&mut h, "web", Status::Up, now);
     h.save().unwrap();
     let bytes = std::fs::read(dir.path().join(FILE)).unwrap();
-    assert!(bytes.starts_with(b"{\"version\":2,"), "{}", String::from_utf8_lossy(&bytes));
+    assert!(
+        bytes.starts_with(b"{\"version\":2,"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     let mut again = History::load(dir.path(), now);
     assert!(again.errors(now).is_empty());
     assert_eq!(again.services, h.services);
@@ -977,14 +1000,24 @@ mod incremental {
         }
 
         fn days(&self) -> impl Iterator<Item = &(i64, i64, Status, Option<u64>)> {
-            self.checks.iter().zip(&self.in_days).filter(|c| *c.1).map(|c| c.0)
+            self.checks
+                .iter()
+                .zip(&self.in_days)
+                .filter(|c| *c.1)
+                .map(|c| c.0)
         }
 
         fn fine(&self) -> impl Iterator<Item = &(i64, i64, Status, Option<u64>)> {
-            self.checks.iter().zip(&self.in_fine).filter(|c| *c.1).map(|c| c.0)
+            self.checks
+                .iter()
+                .zip(&self.in_fine)
+                .filter(|c| *c.1)
+                .map(|c| c.0)
         }
 
-        fn availability<'a>(checks: impl Iterator<Item = &'a (i64, i64, Status, Option<u64>)>) -> Option<f64> {
+        fn availability<'a>(
+            checks: impl Iterator<Item = &'a (i64, i64, Status, Option<u64>)>,
+        ) -> Option<f64> {
             let (mut ok, mut down) = (0u64, 0u64);
             for c in checks {
                 match c.2 {
@@ -1003,8 +1036,11 @@ mod incremental {
                 Self::availability(self.days().filter(|c| c.0 >= today - (n - 1))).map(ratio)
             };
             let uptime = Uptime {
-                day: Self::availability(self.fine().filter(|c| c.1 * BUCKET_SECONDS + BUCKET_SECONDS > since))
-                    .map(ratio),
+                day: Self::availability(
+                    self.fine()
+                        .filter(|c| c.1 * BUCKET_SECONDS + BUCKET_SECONDS > since),
+                )
+                .map(ratio),
                 week: window(7),
                 month: window(30),
                 quarter: window(90),

@@ -147,9 +147,7 @@ fn sigquit_and_sigusr1_stop_in_order_and_keep_the_counts() {
         // Saved at the first cycle and then only every minute: without the save at the stop
         // the file holds one check at most. Ten cycles ran, but the first may still wait on
         // its probe and, on a loaded machine, a probe may span two cycles (counted once).
-        let up = saved(&site)["services"]["web"]["ok"][0]
-            .as_u64()
-            .unwrap();
+        let up = saved(&site)["services"]["web"]["ok"][0].as_u64().unwrap();
         assert!(up >= 5, "SIG{signal}: only {up} checks saved");
     }
 }
