@@ -144,7 +144,11 @@ fn write_v1(dir: &Path, n: usize) -> anyhow::Result<u64> {
         )?;
         for d in (1..=365).rev() {
             let date = today - Duration::days(d);
-            let down = if (d as usize + i) % 37 == 0 { 3 } else { 0 };
+            let down = if (d as usize + i).is_multiple_of(37) {
+                3
+            } else {
+                0
+            };
             let up = 86_400 - down;
             if d != 365 {
                 write!(w, ",")?;

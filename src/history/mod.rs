@@ -384,10 +384,7 @@ impl History {
         // `entry` would allocate the slug every check; look it up first, once when it is there.
         let h = match self.services.get_mut(slug) {
             Some(h) => h,
-            None => self
-                .services
-                .entry(slug.to_string())
-                .or_insert_with(ServiceHistory::default),
+            None => self.services.entry(slug.to_string()).or_default(),
         };
         if h.last_checked == Some(at) {
             return false;
