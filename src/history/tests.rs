@@ -1123,3 +1123,23 @@ mod incremental {
         }
     }
 }
+
+/// A kill in the middle of a whole rewrite (the stream to the temporary file cut short, no
+/// rename) leaves the file and journal of the last save, which load back whole.
+#[test]
+fn a_kill_during_a_whole_rewrite_loses_nothing_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let mut h = a_year_of(3, dir.path(), now);
+    check(&mut h, "svc-1", Status::Down, now + Duration::seconds(30));
+    h.save().unwrap();
+    let saved = (h.services.clone(), h.incidents.clone());
+    // What the rewrite had streamed when the kill came: half of the next file.
+    let mut next = Vec::new();
+    format::write(&mut next, h.generation + 1, &h.services, &h.incidents).unwrap();
+    next.truncate(next.len() / 2);
+    std::fs::write(dir.path().join(".history-Ab12Cd"), &next).unwrap();
+    drop(h);
+    let back = History::load(dir.path(), now + Duration::minutes(1));
+    assert_eq!((back.services, back.incidents), saved);
+}
