@@ -581,7 +581,8 @@ impl History {
 
     /// Writes the whole history under the next generation, then removes the old journal.
     fn write_whole(&mut self) -> anyhow::Result<()> {
-        let next = self.generation + 1;
+        // Wrapping: a file of generation u64::MAX (by hand) is followed by 0, not a panic.
+        let next = self.generation.wrapping_add(1);
         let len = self.write(next)?;
         let old = journal::path(&self.path, self.generation);
         // The new file holds everything the old journal did; left behind (a crash now), it is

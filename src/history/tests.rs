@@ -628,6 +628,14 @@ mod properties {
                         Just("lat_sum".to_string()),
                         Just("at".to_string()),
                         Just("web".to_string()),
+                        // Version 2's columns.
+                        Just("day".to_string()),
+                        Just("ok".to_string()),
+                        Just("down".to_string()),
+                        Just("bucket".to_string()),
+                        Just("fine_ok".to_string()),
+                        Just("fine_down".to_string()),
+                        Just("lat_us".to_string()),
                     ],
                     inner,
                     0..6
@@ -683,6 +691,33 @@ mod properties {
                           "lat_max": latency}]}},
                 "incidents": [{"service": "web", "from": "up", "to": "down",
                     "at": at(incident_at).to_rfc3339(), "duration_seconds": count}]});
+            exercise(&serde_json::to_vec(&file).unwrap(), at(now));
+        }
+
+        #[test]
+        fn extreme_values_in_a_version_2_file_never_panic(
+            bucket in prop_oneof![any::<i64>(), i64::MAX - 1000..=i64::MAX, i64::MIN..i64::MIN + 1000],
+            day in prop_oneof![1i32..3_652_059, -262_000i32 * 365..262_000 * 365],
+            count in any::<u32>(),
+            us in any::<u64>(),
+            generation in prop_oneof![any::<u64>(), Just(u64::MAX)],
+            days in 0usize..1_000,
+            buckets in 0usize..1_000,
+            // Columns of unequal length.
+            short in 0usize..3,
+            checked in -62_000_000_000i64..253_000_000_000,
+            now in 0i64..8_000_000_000,
+        ) {
+            let date = NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default();
+            let file = serde_json::json!({"version": 2, "generation": generation, "services": {"web": {
+                "last_status": "down",
+                "last_checked": at(checked).to_rfc3339(),
+                "day": date.to_string(),
+                "ok": vec![count; days], "down": vec![count; days.saturating_sub(short)],
+                "bucket": bucket,
+                "fine_ok": vec![count; buckets], "fine_down": vec![count; buckets],
+                "lat_n": vec![count; buckets.saturating_sub(short)], "lat_us": vec![us; buckets]}},
+                "incidents": []});
             exercise(&serde_json::to_vec(&file).unwrap(), at(now));
         }
     }
@@ -1136,7 +1171,13 @@ fn a_kill_during_a_whole_rewrite_loses_nothing_saved() {
     let saved = (h.services.clone(), h.incidents.clone());
     // What the rewrite had streamed when the kill came: half of the next file.
     let mut next = Vec::new();
-    format::write(&mut next, h.generation + 1, &h.services, &h.incidents).unwrap();
+    format::write(
+        &mut next,
+        h.generation.wrapping_add(1),
+        &h.services,
+        &h.incidents,
+    )
+    .unwrap();
     next.truncate(next.len() / 2);
     std::fs::write(dir.path().join(".history-Ab12Cd"), &next).unwrap();
     drop(h);
