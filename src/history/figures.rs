@@ -50,34 +50,32 @@ impl ServiceHistory {
         }
     }
 
+    /// The windows' sums and the strip over the days before `today`: a walk of up to 364
+    /// records, once per day.
     fn compute_past(&self, today: i64) -> Past {
-        {
-            let mut past = Past {
-                today,
-                windows: [Sum::default(); 4],
-                strip: [NO_DAY; DAYS - 1],
-            };
-            {
-                let strip_first = today - (DAYS as i64 - 1);
-                let days = self.days.from(today - (WINDOWS[3] - 1));
-                for (key, d) in days.take_while(|(key, _)| *key < today) {
-                    if d.is_empty() {
-                        continue;
-                    }
-                    for (sum, n) in past.windows.iter_mut().zip(WINDOWS) {
-                        if key >= today - (n - 1) {
-                            sum.add(d.ok, d.down);
-                        }
-                    }
-                    if let Ok(i) = usize::try_from(key - strip_first)
-                        && let Some(r) = d.availability()
-                    {
-                        past.strip[i] = strip_code(r);
-                    }
+        let mut past = Past {
+            today,
+            windows: [Sum::default(); 4],
+            strip: [NO_DAY; DAYS - 1],
+        };
+        let strip_first = today - (DAYS as i64 - 1);
+        let days = self.days.from(today - (WINDOWS[3] - 1));
+        for (key, d) in days.take_while(|(key, _)| *key < today) {
+            if d.is_empty() {
+                continue;
+            }
+            for (sum, n) in past.windows.iter_mut().zip(WINDOWS) {
+                if key >= today - (n - 1) {
+                    sum.add(d.ok, d.down);
                 }
             }
-            past
+            if let Ok(i) = usize::try_from(key - strip_first)
+                && let Some(r) = d.availability()
+            {
+                past.strip[i] = strip_code(r);
+            }
         }
+        past
     }
 
     /// Each window's availability, and how much of it was watched.
