@@ -146,7 +146,7 @@ impl History {
             rewrite: true,
             replaying: false,
         };
-        let (problem, aside_as) = match read_within(&history.path, limit) {
+        let (problem, aside_as) = match open_within(&history.path, limit) {
             Err(Unread::Missing) => return history,
             Err(Unread::Io(e)) => (format!("cannot read it: {e}"), "corrupt"),
             Err(Unread::TooBig(size)) => (
@@ -156,10 +156,9 @@ impl History {
                 ),
                 "oversized",
             ),
-            Ok(bytes) => match format::parse(&bytes) {
+            Ok((size, reader)) => match format::read(reader, limit) {
                 Ok(parsed) => {
-                    history.file_len = bytes.len() as u64;
-                    drop(bytes);
+                    history.file_len = size;
                     history.services = parsed.services;
                     history.incidents = parsed.incidents;
                     history.generation = parsed.generation;
@@ -200,6 +199,14 @@ impl History {
                 Err(format::Problem::Invalid(e)) => {
                     (format!("it is not a valid history file: {e}"), "corrupt")
                 }
+                Err(format::Problem::Io(e)) => (format!("cannot read it: {e}"), "corrupt"),
+                Err(format::Problem::TooBig(size)) => (
+                    format!(
+                        "it is {size} bytes, more than the {limit} a history of the configured \
+                         services can take, so it was not read"
+                    ),
+                    "oversized",
+                ),
             },
         };
         let aside = history.path.with_file_name(format!(
@@ -651,16 +658,19 @@ impl History {
     }
 }
 
-/// Why [`read_within`] read nothing.
+/// Why [`open_within`] opened nothing.
 enum Unread {
     Missing,
     Io(std::io::Error),
     TooBig(u64),
 }
 
-/// The file's bytes, if it has at most `limit` of them. The size is checked before reading, and
-/// the read is bounded too, in case the file grows meanwhile.
-fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
+/// The file and its size, if it has at most `limit` bytes, buffered and bounded to `limit` (and
+/// one byte more, to tell a file that grew meanwhile).
+fn open_within(
+    path: &Path,
+    limit: u64,
+) -> Result<(u64, std::io::BufReader<std::io::Take<std::fs::File>>), Unread> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Unread::Missing,
@@ -670,14 +680,8 @@ fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
     if size > limit {
         return Err(Unread::TooBig(size));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(Unread::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(Unread::TooBig(bytes.len() as u64));
-    }
-    Ok(bytes)
+    let reader = file.take(limit.saturating_add(1));
+    Ok((size, std::io::BufReader::with_capacity(1 << 16, reader)))
 }
 
 /// The largest history file the daemon reads for a config of `services` services: four times
