@@ -50,14 +50,14 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
         Err(template_problems) => problems.extend(template_problems),
         Ok(site) => {
             let example = crate::snapshot::example();
-            let ctx = site
+            let mut ctx = site
                 .context(&example, &SiteInfo::new(config_ref))
                 .expect("example serialises");
             // The incident pages, with the example's open incident.
             let written = &example.incidents_open;
             for (name, rendered) in crate::output::site::incidents::render(
                 &site,
-                &ctx,
+                &mut ctx,
                 &example,
                 written,
                 &example.incidents,

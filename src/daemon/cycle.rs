@@ -709,7 +709,7 @@ fn write_outputs(
             }
             match site.context(snapshot, site_info) {
                 Err(e) => fail(snapshot, format!("template context: {e}")),
-                Ok(ctx) => {
+                Ok(mut ctx) => {
                     // Written only when their bytes change: the status page changes every cycle,
                     // the form page hardly ever, and an unchanged file is not worth a new inode.
                     for page in site.outputs() {
@@ -734,7 +734,7 @@ fn write_outputs(
                     if due {
                         let automatic = automatic(snapshot);
                         write_incident_pages(
-                            publisher, out_dir, site, &ctx, snapshot, written, &automatic,
+                            publisher, out_dir, site, &mut ctx, snapshot, written, &automatic,
                         )
                         .into_iter()
                         .for_each(|e| fail(snapshot, e));
@@ -792,7 +792,7 @@ fn write_incident_pages(
     publisher: &Publisher,
     out_dir: &std::path::Path,
     site: &Site,
-    ctx: &tera::Context,
+    ctx: &mut tera::Context,
     snapshot: &Snapshot,
     written: &[WrittenIncident],
     automatic: &[Incident],
