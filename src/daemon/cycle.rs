@@ -8,7 +8,7 @@
 use crate::alert::Alerts;
 use crate::config::Config;
 use crate::history::History;
-use crate::output::site::{self, Site, SiteInfo};
+use crate::output::site::{Site, SiteInfo};
 use crate::publish::Publisher;
 use crate::publish::hook::Hook;
 use crate::sense::host::HostSampler;
@@ -76,6 +76,9 @@ pub struct Generator {
     /// The key each service's page (`services/<slug>.html`) was last written from: it is
     /// rendered again only when that changes (`output::site::services::key`).
     service_pages: Arc<std::sync::Mutex<HashMap<String, u64>>>,
+    /// The settled parts of `status.json` (each service's past days and quarter hours), kept
+    /// from cycle to cycle (`output::status_json`).
+    status_json: Arc<crate::output::status_json::StatusJson>,
 }
 
 impl Generator {
@@ -110,6 +113,7 @@ impl Generator {
             written: Arc::new(load_written(&config)),
             pages_key: None,
             service_pages: Arc::default(),
+            status_json: Arc::default(),
             config,
         }
     }
@@ -175,6 +179,7 @@ impl Generator {
         let written = Arc::clone(&self.written);
         let pages_key = self.pages_key.clone();
         let service_pages = Arc::clone(&self.service_pages);
+        let status_json = Arc::clone(&self.status_json);
         let host_config = self.config.host.clone();
         let task = tokio::task::spawn_blocking(move || {
             let (sampler, host, mut errors) = match sampler {
@@ -227,6 +232,7 @@ impl Generator {
                     automatic: &|s: &Snapshot| history.all_incidents(&s.services, s.generated_at),
                     pages_key: &mut pages_key,
                     service_pages: &service_pages,
+                    status_json: &status_json,
                 },
                 &mut snapshot,
             );
@@ -382,6 +388,7 @@ impl Generator {
             .map(|h| h.all_incidents(&snapshot.services, snapshot.generated_at))
             .unwrap_or_else(|| snapshot.incidents.clone());
         let service_pages = Arc::clone(&self.service_pages);
+        let status_json = Arc::clone(&self.status_json);
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
                 &publisher,
@@ -396,6 +403,7 @@ impl Generator {
                     automatic: &|_: &Snapshot| automatic.clone(),
                     pages_key: &mut pages_key,
                     service_pages: &service_pages,
+                    status_json: &status_json,
                 },
                 &mut snapshot,
             )
@@ -627,6 +635,7 @@ fn write_outputs(
         automatic,
         pages_key,
         service_pages,
+        status_json,
     } = extras;
     let mut first: Option<String> = None;
     // The incident pages and the services' feeds: only when what they show changed (or
@@ -714,7 +723,7 @@ fn write_outputs(
             .or(theirs)
             .or_else(|| Some("an output could not be written".into()));
     }
-    let json = site::json(snapshot);
+    let json = status_json.render(snapshot);
     // Written only when its bytes change, like every other output: a re-render of the same
     // snapshot (a template edit) then rewrites no file at all.
     if let Err(e) = publisher
@@ -749,6 +758,8 @@ struct Extras<'a> {
     pages_key: &'a mut Option<String>,
     /// The key each service's page was last written from.
     service_pages: &'a std::sync::Mutex<HashMap<String, u64>>,
+    /// The settled parts of `status.json`.
+    status_json: &'a crate::output::status_json::StatusJson,
 }
 
 /// Each service's `services/<slug>.html` whose key changed (all of them with `all`: the first

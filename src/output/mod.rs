@@ -23,6 +23,7 @@ pub mod atom;
 pub mod badges;
 pub mod metrics;
 pub mod site;
+pub mod status_json;
 pub mod xml;
 
 use crate::output::site::SiteInfo;
