@@ -802,7 +802,9 @@ fn write_service_pages(
         }
     }
     if prune {
-        let keep = |stem: &str| snapshot.services.iter().any(|s| s.slug == stem);
+        let slugs: std::collections::HashSet<&str> =
+            snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+        let keep = |stem: &str| slugs.contains(stem);
         if let Err(e) = crate::output::site::incidents::prune(out_dir, "services", ".html", keep) {
             failures.push(e);
         }

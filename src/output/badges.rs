@@ -36,6 +36,8 @@ pub fn prune(out_dir: &Path, snapshot: &Snapshot) -> anyhow::Result<usize> {
         other => other.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?,
     };
     let mut removed = 0;
+    let slugs: std::collections::HashSet<&str> =
+        snapshot.services.iter().map(|s| s.slug.as_str()).collect();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -44,7 +46,7 @@ pub fn prune(out_dir: &Path, snapshot: &Snapshot) -> anyhow::Result<usize> {
             .iter()
             .find_map(|ending| name.strip_suffix(ending));
         let Some(stem) = stem else { continue };
-        if name.starts_with('.') || snapshot.services.iter().any(|s| s.slug == stem) {
+        if name.starts_with('.') || slugs.contains(stem) {
             continue;
         }
         let path = entry.path();

@@ -59,7 +59,9 @@ pub fn write(
                 errors.push(format!("{e:#}"));
             }
         }
-        let keep = |stem: &str| snapshot.services.iter().any(|s| s.slug == stem);
+        let slugs: std::collections::HashSet<&str> =
+            snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+        let keep = |stem: &str| slugs.contains(stem);
         if let Err(e) = site::incidents::prune(out_dir, "feeds", ".xml", keep) {
             errors.push(e);
         }

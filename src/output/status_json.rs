@@ -32,7 +32,9 @@ impl StatusJson {
     /// was.
     pub fn render(&self, snapshot: &mut Snapshot) -> Vec<u8> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|slug, _| snapshot.services.iter().any(|s| &s.slug == slug));
+        let slugs: std::collections::HashSet<&str> =
+            snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+        cache.retain(|slug, _| slugs.contains(slug.as_str()));
         let services = std::mem::take(&mut snapshot.services);
         let outer = serde_json::to_vec(&*snapshot).expect("a snapshot always serialises");
         snapshot.services = services;

@@ -39,7 +39,9 @@ impl Fragments {
     /// snapshot are forgotten.
     pub fn for_page(&self, snapshot: &Snapshot) -> tera::Result<Map<String, Value>> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|slug, _| snapshot.services.iter().any(|s| &s.slug == slug));
+        let slugs: std::collections::HashSet<&str> =
+            snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+        cache.retain(|slug, _| slugs.contains(slug.as_str()));
         let mut out = Map::new();
         let mut rendered = 0;
         for s in &snapshot.services {
