@@ -10,10 +10,13 @@
 //! Publishing the outputs for machines: `feed.xml`, the badges and `metrics`.
 //!
 //! Each is printed from the snapshot by its own module ([`atom`], [`badges`], [`metrics`]) and
-//! written here with its gzip sidecar. The feed and the badges change rarely and are written only
-//! when their bytes change; `metrics` carries the snapshot's time and changes every cycle, so
-//! comparing it with the old file would only cost a read. `metrics` goes last, so that its
-//! error count includes a failure to write the others.
+//! written here, the feed and the badges with their gzip sidecars. The feed and the badges change
+//! rarely and are written only when their bytes change. `metrics` carries the snapshot's time and
+//! changes every cycle; it has no sidecar: one scraper reads it, not every visitor, so a gzip
+//! each cycle (and a second file created and renamed each cycle, the dearer part on ext4) would
+//! be paid for nobody. A `metrics.gz` left by an earlier version is removed on the first
+//! publish, or Caddy would go on serving it to scrapers that accept gzip. `metrics` goes last, so
+//! that its error count includes a failure to write the others.
 //!
 //! [`atom`]: crate::output::atom
 //! [`badges`]: crate::output::badges
@@ -74,11 +77,20 @@ pub fn write(
     if prune && let Err(e) = badges::prune(out_dir, snapshot).context("stale badges") {
         errors.push(format!("{e:#}"));
     }
+    if prune {
+        let stale = out_dir.join("metrics.gz");
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                errors.push(format!("cannot remove {}: {e}", stale.display()));
+            }
+            _ => {}
+        }
+    }
     let ok = errors.is_empty();
     snapshot.errors.extend(errors);
     let text = metrics::metrics(snapshot, site);
     // Unchanged when the snapshot is (a re-render after a template edit): left alone then.
-    match publisher.write_if_changed_with_gz(out_dir, "metrics", text.as_bytes()) {
+    match publisher.write_if_changed(out_dir, "metrics", text.as_bytes()) {
         Ok(_) => ok,
         Err(e) => {
             snapshot.errors.push(format!("{e:#}"));

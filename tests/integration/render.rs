@@ -66,3 +66,27 @@ fn the_page_keeps_its_charts_from_cycle_to_cycle_and_shows_each_new_latency() {
     assert!(redrawn <= 1, "charts rendered again: {counts:?}");
     assert!(later.iter().all(|n| *n <= 1), "{counts:?}");
 }
+
+/// `metrics` has no gzip sidecar (one scraper reads it; a sidecar each cycle was a gzip and a
+/// file created for nobody), and one left by an earlier version goes on the first publish:
+/// Caddy would otherwise serve it, stale, to every scraper that accepts gzip.
+#[test]
+fn metrics_have_no_sidecar_and_a_stale_one_is_removed() {
+    let peer = Peer::start(Behaviour::ok());
+    let site = Site::new(&format!(
+        "interval = \"200ms\"\n[[service]]\nname = \"API\"\nkind = \"http\"\nurl = \"{}\"\n",
+        peer.url("/health")
+    ));
+    std::fs::create_dir_all(site.out()).unwrap();
+    std::fs::write(site.out().join("metrics.gz"), b"stale").unwrap();
+    let mut daemon = site.start();
+    daemon.wait_for_cycles(3, Duration::from_secs(20));
+    daemon.terminate();
+    let metrics = std::fs::read_to_string(site.out().join("metrics")).unwrap();
+    assert!(metrics.contains("cortex_status"), "{metrics}");
+    assert!(!site.out().join("metrics.gz").exists());
+    // The pages and status.json keep theirs.
+    for name in ["index.html.gz", "status.json.gz", "feed.xml.gz"] {
+        assert!(site.out().join(name).exists(), "{name}");
+    }
+}
