@@ -76,9 +76,9 @@ pub struct Generator {
     /// The key each service's page (`services/<slug>.html`) was last written from: it is
     /// rendered again only when that changes (`output::site::services::key`).
     service_pages: Arc<std::sync::Mutex<HashMap<String, u64>>>,
-    /// The settled parts of `status.json` (each service's past days and quarter hours), kept
-    /// from cycle to cycle (`output::status_json`).
-    status_json: Arc<crate::output::status_json::StatusJson>,
+    /// What the outputs keep from cycle to cycle: the settled parts of `status.json` (each
+    /// service's past days and quarter hours), the badges' keys (`output::Kept`).
+    kept: Arc<crate::output::Kept>,
 }
 
 impl Generator {
@@ -113,7 +113,7 @@ impl Generator {
             written: Arc::new(load_written(&config)),
             pages_key: None,
             service_pages: Arc::default(),
-            status_json: Arc::default(),
+            kept: Arc::default(),
             config,
         }
     }
@@ -179,7 +179,7 @@ impl Generator {
         let written = Arc::clone(&self.written);
         let pages_key = self.pages_key.clone();
         let service_pages = Arc::clone(&self.service_pages);
-        let status_json = Arc::clone(&self.status_json);
+        let kept = Arc::clone(&self.kept);
         let host_config = self.config.host.clone();
         let task = tokio::task::spawn_blocking(move || {
             let (sampler, host, mut errors) = match sampler {
@@ -232,7 +232,7 @@ impl Generator {
                     automatic: &|s: &Snapshot| history.all_incidents(&s.services, s.generated_at),
                     pages_key: &mut pages_key,
                     service_pages: &service_pages,
-                    status_json: &status_json,
+                    kept: &kept,
                 },
                 &mut snapshot,
             );
@@ -388,7 +388,7 @@ impl Generator {
             .map(|h| h.all_incidents(&snapshot.services, snapshot.generated_at))
             .unwrap_or_else(|| snapshot.incidents.clone());
         let service_pages = Arc::clone(&self.service_pages);
-        let status_json = Arc::clone(&self.status_json);
+        let kept = Arc::clone(&self.kept);
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
                 &publisher,
@@ -403,7 +403,7 @@ impl Generator {
                     automatic: &|_: &Snapshot| automatic.clone(),
                     pages_key: &mut pages_key,
                     service_pages: &service_pages,
-                    status_json: &status_json,
+                    kept: &kept,
                 },
                 &mut snapshot,
             )
@@ -635,7 +635,7 @@ fn write_outputs(
         automatic,
         pages_key,
         service_pages,
-        status_json,
+        kept,
     } = extras;
     let mut first: Option<String> = None;
     // The incident pages and the services' feeds: only when what they show changed (or
@@ -649,13 +649,13 @@ fn write_outputs(
     };
     // Problems first, so the page rendered below shows them. After a broken edit the last
     // templates that compiled go on rendering; with none yet, the pages on disk stay as they are.
-    let kept = if site.is_some() {
+    let stays = if site.is_some() {
         "the last good templates stay in use"
     } else {
         "the last good page stays"
     };
     for p in template_problems {
-        fail(snapshot, format!("template: {p}; {kept}"));
+        fail(snapshot, format!("template: {p}; {stays}"));
     }
     match site {
         None => {}
@@ -717,13 +717,21 @@ fn write_outputs(
     }
     // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
     let before = snapshot.errors.len();
-    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets, due) {
+    if !crate::output::write(
+        publisher,
+        kept,
+        out_dir,
+        site_info,
+        snapshot,
+        with_assets,
+        due,
+    ) {
         let theirs = snapshot.errors.get(before).cloned();
         first = first
             .or(theirs)
             .or_else(|| Some("an output could not be written".into()));
     }
-    let json = status_json.render(snapshot);
+    let json = kept.status_json.render(snapshot);
     // Written only when its bytes change, like every other output: a re-render of the same
     // snapshot (a template edit) then rewrites no file at all.
     if let Err(e) = publisher
@@ -758,8 +766,8 @@ struct Extras<'a> {
     pages_key: &'a mut Option<String>,
     /// The key each service's page was last written from.
     service_pages: &'a std::sync::Mutex<HashMap<String, u64>>,
-    /// The settled parts of `status.json`.
-    status_json: &'a crate::output::status_json::StatusJson,
+    /// What the outputs keep from cycle to cycle.
+    kept: &'a crate::output::Kept,
 }
 
 /// Each service's `services/<slug>.html` whose key changed (all of them with `all`: the first

@@ -35,6 +35,16 @@ use crate::snapshot::Snapshot;
 use anyhow::Context as _;
 use std::path::Path;
 
+/// What the outputs keep from one cycle to the next, so that a cycle does only the work of
+/// what changed (issue 14). Owned by the cycle (`daemon::cycle::Generator`).
+#[derive(Default)]
+pub struct Kept {
+    /// The settled parts of `status.json`.
+    pub status_json: status_json::StatusJson,
+    /// The badges' keys.
+    pub badges: badges::Kept,
+}
+
 /// Writes them all into `out_dir`; a failure goes into the snapshot's `errors` and the old file
 /// stays. `prune` also removes the badges of services no longer configured (worth a directory
 /// listing on the first cycle, not on every one). `feeds` writes each service's
@@ -43,6 +53,7 @@ use std::path::Path;
 /// than everything else here. Returns whether everything was written.
 pub fn write(
     publisher: &Publisher,
+    kept: &Kept,
     out_dir: &Path,
     site: &SiteInfo,
     snapshot: &mut Snapshot,
@@ -69,9 +80,17 @@ pub fn write(
             errors.push(e);
         }
     }
-    for (name, bytes) in badges::files(snapshot) {
-        if let Err(e) = publisher.write_if_changed_with_gz(out_dir, &name, &bytes) {
-            errors.push(format!("{e:#}"));
+    // Only the badges whose inputs changed (or were last looked at a minute ago).
+    for (s, key, files) in kept.badges.due(snapshot) {
+        let mut ok = true;
+        for (name, bytes) in files {
+            if let Err(e) = publisher.write_if_changed_with_gz(out_dir, &name, &bytes) {
+                errors.push(format!("{e:#}"));
+                ok = false;
+            }
+        }
+        if ok {
+            kept.badges.written(&s.slug, key);
         }
     }
     if prune && let Err(e) = badges::prune(out_dir, snapshot).context("stale badges") {

@@ -30,7 +30,10 @@ fn the_page_keeps_its_charts_from_cycle_to_cycle_and_shows_each_new_latency() {
         peer.url("/health")
     ));
     let mut cmd = site.command(&["run"]);
-    cmd.env("RUST_LOG", "info,cortex_status::output::site::fragments=debug");
+    cmd.env(
+        "RUST_LOG",
+        "info,cortex_status::output::site::fragments=debug",
+    );
     let mut daemon = site.start_with(cmd);
     daemon.wait_for_cycles(3, Duration::from_secs(20));
     let index = site.out().join("index.html");
