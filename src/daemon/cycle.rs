@@ -7,6 +7,7 @@
 
 use crate::alert::Alerts;
 use crate::config::Config;
+use crate::daemon::backlog::{self, Backlog, Job};
 use crate::history::History;
 use crate::output::site::{Site, SiteInfo};
 use crate::publish::Publisher;
@@ -19,13 +20,14 @@ use crate::snapshot::{
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::time::Instant;
 
 /// What a cycle produced: the snapshot as published, and whether every output was written.
 pub struct CycleReport {
-    pub snapshot: Snapshot,
+    /// Shared with the generator, which keeps it for a re-render: a copy of thousands of
+    /// services each cycle was measurable in both CPU and peak memory.
+    pub snapshot: Arc<Snapshot>,
     /// False when a page failed to render or a file failed to write (the old file stays).
     pub published: bool,
     /// The first reason `published` is false, for `/api/health`.
@@ -45,7 +47,7 @@ pub struct Generator {
     site_info: SiteInfo,
     /// The last snapshot and how many of its errors came from before rendering: what a
     /// re-render after a template edit starts from.
-    last: Option<(Snapshot, usize)>,
+    last: Option<(Arc<Snapshot>, usize)>,
     assets_published: bool,
     /// This cycle's problems as last logged: a problem that persists is logged once, not every
     /// cycle (it stays in `errors` and on the page meanwhile).
@@ -73,12 +75,14 @@ pub struct Generator {
     /// What the incident pages and the services' feeds were last rendered from (see
     /// `output::site::incidents::key`): they are rendered again only when it changes.
     pages_key: Option<String>,
-    /// The key each service's page (`services/<slug>.html`) was last written from: it is
-    /// rendered again only when that changes (`output::site::services::key`).
-    service_pages: Arc<std::sync::Mutex<HashMap<String, u64>>>,
+    /// The files per service (pages, badges, feeds), written beside the loop.
+    backlog: Backlog,
     /// What the outputs keep from cycle to cycle: the settled parts of `status.json` (each
-    /// service's past days and quarter hours), the badges' keys (`output::Kept`).
+    /// service's past days and quarter hours; `output::Kept`).
     kept: Arc<crate::output::Kept>,
+    /// A one-shot `build`: each cycle waits for all its files, so the hook and the exit status
+    /// see them.
+    one_shot: bool,
 }
 
 impl Generator {
@@ -112,8 +116,9 @@ impl Generator {
             alerts: None,
             written: Arc::new(load_written(&config)),
             pages_key: None,
-            service_pages: Arc::default(),
+            backlog: Backlog::default(),
             kept: Arc::default(),
+            one_shot: false,
             config,
         }
     }
@@ -178,8 +183,10 @@ impl Generator {
         let publisher = Arc::clone(&self.publisher);
         let written = Arc::clone(&self.written);
         let pages_key = self.pages_key.clone();
-        let service_pages = Arc::clone(&self.service_pages);
         let kept = Arc::clone(&self.kept);
+        // What the last job of per-service files could not write, in this snapshot's errors.
+        self.backlog.collect(std::time::Duration::ZERO).await;
+        let backlog_failures = self.backlog.take_failures();
         let host_config = self.config.host.clone();
         let task = tokio::task::spawn_blocking(move || {
             let (sampler, host, mut errors) = match sampler {
@@ -204,6 +211,7 @@ impl Generator {
             errors.extend(alert_problems);
             let before_render = errors.len();
             errors.extend(config_problem);
+            errors.extend(backlog_failures);
             let mut snapshot = Snapshot {
                 schema: SCHEMA,
                 generated_at: Utc::now(),
@@ -231,7 +239,6 @@ impl Generator {
                     generation: written.generation,
                     automatic: &|s: &Snapshot| history.all_incidents(&s.services, s.generated_at),
                     pages_key: &mut pages_key,
-                    service_pages: &service_pages,
                     kept: &kept,
                 },
                 &mut snapshot,
@@ -256,15 +263,20 @@ impl Generator {
                 self.pages_key = pages_key;
                 self.host = sampler;
                 self.save_aside(history);
-                self.last = Some((snapshot.clone(), before_render));
+                let snapshot = Arc::new(snapshot);
+                self.last = Some((Arc::clone(&snapshot), before_render));
                 self.assets_published |= published;
+                if with_assets {
+                    self.backlog.afresh();
+                }
+                let failure = self.per_service(&snapshot, failure).await;
                 self.log_errors(&snapshot.errors);
                 if let Some(hook) = &mut self.hook {
                     hook.trigger();
                 }
                 CycleReport {
+                    published: failure.is_none(),
                     snapshot,
-                    published,
                     failure,
                 }
             }
@@ -276,7 +288,7 @@ impl Generator {
                 self.host = HostSampler::new(self.config.host.clone()).ok();
                 self.history = Some(load_history(&self.config));
                 CycleReport {
-                    snapshot: Snapshot {
+                    snapshot: Arc::new(Snapshot {
                         schema: SCHEMA,
                         generated_at: Utc::now(),
                         interval_seconds: interval,
@@ -288,7 +300,7 @@ impl Generator {
                         incidents_open: Vec::new(),
                         incidents_recent: Vec::new(),
                         errors: vec![format!("the cycle failed: {e}")],
-                    },
+                    }),
                     published: false,
                     failure: Some(format!("the cycle failed: {e}")),
                 }
@@ -369,9 +381,10 @@ impl Generator {
     /// Renders and publishes the last snapshot again, with the current templates and problems:
     /// a template edit goes live without waiting for (or running) a probe.
     pub async fn republish(&mut self) {
-        let Some((mut snapshot, before_render)) = self.last.clone() else {
+        let Some((last, before_render)) = self.last.as_ref() else {
             return;
         };
+        let (mut snapshot, before_render) = (Snapshot::clone(last), *before_render);
         snapshot.errors.truncate(before_render);
         snapshot.errors.extend(self.config_problem.clone());
         let written = Arc::clone(&self.written);
@@ -387,7 +400,6 @@ impl Generator {
             .as_ref()
             .map(|h| h.all_incidents(&snapshot.services, snapshot.generated_at))
             .unwrap_or_else(|| snapshot.incidents.clone());
-        let service_pages = Arc::clone(&self.service_pages);
         let kept = Arc::clone(&self.kept);
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
@@ -402,7 +414,6 @@ impl Generator {
                     generation: written.generation,
                     automatic: &|_: &Snapshot| automatic.clone(),
                     pages_key: &mut pages_key,
-                    service_pages: &service_pages,
                     kept: &kept,
                 },
                 &mut snapshot,
@@ -415,11 +426,16 @@ impl Generator {
                 self.pages_key = pages_key;
                 // What a cycle starts from next time: the incidents as now read.
                 if let Some((last, _)) = self.last.as_mut() {
+                    let last = Arc::make_mut(last);
                     last.incidents_open.clone_from(&snapshot.incidents_open);
                     last.incidents_recent.clone_from(&snapshot.incidents_recent);
                     last.overall = snapshot.overall;
                 }
                 self.assets_published |= published;
+                self.backlog.afresh();
+                if let Some((last, _)) = self.last.clone() {
+                    self.per_service(&last, None).await;
+                }
                 self.log_errors(&snapshot.errors);
                 if let Some(hook) = &mut self.hook {
                     hook.trigger();
@@ -427,6 +443,40 @@ impl Generator {
             }
             Err(e) => tracing::error!("re-rendering failed: {e}"),
         }
+    }
+
+    /// Starts the job that writes the per-service files of `snapshot` (unless one is running)
+    /// and waits for it up to [`backlog::WAIT`]. Returns `failure`, or else the first thing a job
+    /// that ended could not write (those also go into the next snapshot's `errors`).
+    async fn per_service(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        failure: Option<String>,
+    ) -> Option<String> {
+        self.backlog.start(Job {
+            snapshot: Arc::clone(snapshot),
+            site: self.site.clone(),
+            site_info: self.site_info.clone(),
+            out_dir: self.config.out_dir.clone(),
+            publisher: Arc::clone(&self.publisher),
+            generation: self.written.generation,
+        });
+        if self.one_shot {
+            self.backlog.finish().await;
+        } else {
+            self.backlog.collect(backlog::WAIT).await;
+        }
+        failure.or_else(|| self.backlog.failures().first().cloned())
+    }
+
+    /// Each cycle waits for all its files (`build`).
+    pub fn one_shot(&mut self) {
+        self.one_shot = true;
+    }
+
+    /// What the per-service files of the last publish could not write (`build`).
+    pub fn per_service_failures(&mut self) -> Vec<String> {
+        self.backlog.take_failures()
     }
 
     fn log_errors(&mut self, errors: &[String]) {
@@ -634,7 +684,6 @@ fn write_outputs(
         generation,
         automatic,
         pages_key,
-        service_pages,
         kept,
     } = extras;
     let mut first: Option<String> = None;
@@ -699,33 +748,13 @@ fn write_outputs(
                         .into_iter()
                         .for_each(|e| fail(snapshot, e));
                     }
-                    write_service_pages(
-                        publisher,
-                        out_dir,
-                        site,
-                        site_info,
-                        snapshot,
-                        service_pages,
-                        with_assets,
-                        due,
-                    )
-                    .into_iter()
-                    .for_each(|e| fail(snapshot, e));
                 }
             }
         }
     }
-    // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
+    // feed.xml and metrics (the first publish also removes a metrics.gz of an earlier version).
     let before = snapshot.errors.len();
-    if !crate::output::write(
-        publisher,
-        kept,
-        out_dir,
-        site_info,
-        snapshot,
-        with_assets,
-        due,
-    ) {
+    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets) {
         let theirs = snapshot.errors.get(before).cloned();
         first = first
             .or(theirs)
@@ -764,60 +793,8 @@ struct Extras<'a> {
     /// What the incident pages and the services' feeds were last written from; they are
     /// written when it differs, and it is updated after a clean publish.
     pages_key: &'a mut Option<String>,
-    /// The key each service's page was last written from.
-    service_pages: &'a std::sync::Mutex<HashMap<String, u64>>,
     /// What the outputs keep from cycle to cycle.
     kept: &'a crate::output::Kept,
-}
-
-/// Each service's `services/<slug>.html` whose key changed (all of them with `all`: the first
-/// publish, new templates), and, with `prune`, the pages of services gone removed. Returns
-/// what failed; the last good file stays and its key is not kept, so it is tried again.
-#[allow(clippy::too_many_arguments)]
-fn write_service_pages(
-    publisher: &Publisher,
-    out_dir: &std::path::Path,
-    site: &Site,
-    site_info: &SiteInfo,
-    snapshot: &Snapshot,
-    keys: &std::sync::Mutex<HashMap<String, u64>>,
-    all: bool,
-    prune: bool,
-) -> Vec<String> {
-    use crate::output::site::services;
-    let mut failures = Vec::new();
-    let mut known = keys.lock().unwrap_or_else(|e| e.into_inner());
-    if all {
-        known.clear();
-    }
-    for (s, key) in services::due(snapshot, 0, &mut known) {
-        let name = services::file(&s.slug);
-        let ctx = services::context(snapshot, site_info, site.files(), s);
-        let done = site
-            .render("service.html", &ctx)
-            .map_err(|e| e.to_string())
-            .and_then(|html| {
-                publisher
-                    .write_if_changed_with_gz(out_dir, &name, html.as_bytes())
-                    .map(drop)
-                    .map_err(|e| format!("{e:#}"))
-            });
-        match done {
-            Ok(()) => {
-                known.insert(s.slug.clone(), key);
-            }
-            Err(e) => failures.push(format!("{e}; the last good {name} stays")),
-        }
-    }
-    if prune {
-        let slugs: std::collections::HashSet<&str> =
-            snapshot.services.iter().map(|s| s.slug.as_str()).collect();
-        let keep = |stem: &str| slugs.contains(stem);
-        if let Err(e) = crate::output::site::incidents::prune(out_dir, "services", ".html", keep) {
-            failures.push(e);
-        }
-    }
-    failures
 }
 
 /// `history.html` and each `incidents/<slug>.html`, and the pages of incidents whose files are

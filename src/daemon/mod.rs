@@ -19,6 +19,7 @@
 //! stop), the cycle in flight publishes whole files, the history is saved, and the log ends
 //! with "stopped".
 
+pub mod backlog;
 pub mod check;
 pub mod cycle;
 pub mod instance;
@@ -266,6 +267,7 @@ fn reload_config(old: &Config) -> Result<Arc<Config>, String> {
 /// One cycle for `cortex-status build`: waits for every probe up to its own timeout.
 pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snapshot> {
     let mut generator = Generator::new(Arc::clone(&config));
+    generator.one_shot();
     let longest = config
         .services
         .iter()
@@ -276,9 +278,17 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snaps
         .cycle(Instant::now() + longest, std::future::pending())
         .await;
     // The history is saved beside the cycle; a build waits for it.
+    let per_service = generator.per_service_failures();
     generator.flush().await;
     // The sync is part of a build: a cron job's exit status says whether it happened.
     let hook_failure = generator.settle_hook().await;
+    if !per_service.is_empty() {
+        anyhow::bail!(
+            "some outputs in {} could not be written: {}",
+            config.out_dir.display(),
+            per_service.join("; ")
+        );
+    }
     if !report.published {
         anyhow::bail!(
             "some outputs in {} could not be written: {}",
@@ -292,7 +302,7 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<crate::snapshot::Snaps
             config.out_dir.display()
         );
     }
-    Ok(report.snapshot)
+    Ok(Arc::unwrap_or_clone(report.snapshot))
 }
 
 /// The signals that would end the process if nobody caught them, and which we catch to stop

@@ -630,15 +630,17 @@ impl History {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Vec<Incident> {
+        // One map, not a scan of the services per incident: the log holds up to 1,000.
+        let names: std::collections::HashMap<&str, &str> = services
+            .iter()
+            .map(|s| (s.slug.as_str(), s.name.as_str()))
+            .collect();
         self.incidents
             .iter()
             .take(limit)
             .map(|i| {
                 let mut i = i.clone();
-                i.name = services
-                    .iter()
-                    .find(|s| s.slug == i.service)
-                    .map(|s| s.name.clone());
+                i.name = names.get(i.service.as_str()).map(|n| n.to_string());
                 if i.end.is_none() {
                     i.duration_seconds = seconds_between(i.at, now);
                 }

@@ -53,7 +53,14 @@ fn key(s: &Service) -> u64 {
 /// this module's work.
 #[derive(Default)]
 pub struct Kept {
-    known: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
+    known: std::sync::Mutex<Known>,
+}
+
+/// The directory the badges were written into, and each one's key and when.
+#[derive(Default)]
+struct Known {
+    dir: std::path::PathBuf,
+    badges: std::collections::HashMap<String, (u64, std::time::Instant)>,
 }
 
 /// How long a badge's key is trusted before its files are made and compared again (so a file
@@ -67,10 +74,16 @@ impl Kept {
     pub fn due<'a>(
         &self,
         snapshot: &'a Snapshot,
+        out_dir: &Path,
     ) -> Vec<(&'a Service, u64, [(String, Vec<u8>); 2])> {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let slugs: std::collections::HashSet<&str> =
-            snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        // Another out_dir (a reload): nothing is written there yet.
+        if guard.dir != out_dir {
+            guard.dir = out_dir.to_path_buf();
+            guard.badges.clear();
+        }
+        let known = &mut guard.badges;
+        let slugs = snapshot.slugs();
         known.retain(|slug, _| slugs.contains(slug.as_str()));
         snapshot
             .services
@@ -88,7 +101,9 @@ impl Kept {
     /// Remembers that `slug`'s badges, made from `key`, are on disk.
     pub fn written(&self, slug: &str, key: u64) {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        known.insert(slug.to_string(), (key, std::time::Instant::now()));
+        known
+            .badges
+            .insert(slug.to_string(), (key, std::time::Instant::now()));
     }
 }
 
@@ -101,8 +116,7 @@ pub fn prune(out_dir: &Path, snapshot: &Snapshot) -> anyhow::Result<usize> {
         other => other.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?,
     };
     let mut removed = 0;
-    let slugs: std::collections::HashSet<&str> =
-        snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+    let slugs = snapshot.slugs();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -293,7 +307,7 @@ mod tests {
     fn a_badge_is_made_again_only_when_what_it_says_changes() {
         let mut snapshot = crate::snapshot::example();
         let kept = Kept::default();
-        let first = kept.due(&snapshot);
+        let first = kept.due(&snapshot, Path::new("/out"));
         assert_eq!(first.len(), snapshot.services.len());
         for (s, k, _) in &first {
             kept.written(&s.slug, *k);
@@ -304,7 +318,7 @@ mod tests {
             s.checked_at = s.checked_at.map(|t| t + chrono::Duration::seconds(5));
             s.uptime_coverage.week = 0.5;
         }
-        assert!(kept.due(&snapshot).is_empty());
+        assert!(kept.due(&snapshot, Path::new("/out")).is_empty());
         let changes: [&dyn Fn(&mut Service); 3] =
             [&|s| s.status = Status::Down, &|s| s.name.push('!'), &|s| {
                 s.uptime.day = Some(s.uptime.day.unwrap_or(1.0) - 0.01)
@@ -312,7 +326,7 @@ mod tests {
         for change in changes {
             let before: Vec<_> = files(&snapshot).collect();
             change(&mut snapshot.services[0]);
-            let due = kept.due(&snapshot);
+            let due = kept.due(&snapshot, Path::new("/out"));
             assert_eq!(due.len(), 1);
             assert_eq!(due[0].0.slug, snapshot.services[0].slug);
             assert_ne!(due[0].2[0].1, before[0].1, "the svg changes");
@@ -325,8 +339,11 @@ mod tests {
         } else {
             Status::Maintenance
         };
-        assert_eq!(kept.due(&snapshot).len(), 1);
-        assert_eq!(kept.due(&snapshot).len(), 1);
+        assert_eq!(kept.due(&snapshot, Path::new("/out")).len(), 1);
+        assert_eq!(kept.due(&snapshot, Path::new("/out")).len(), 1);
+        // Another out_dir (a reload): every badge is made for it.
+        let n = snapshot.services.len();
+        assert_eq!(kept.due(&snapshot, Path::new("/elsewhere")).len(), n);
     }
 
     fn badge_files() -> Vec<(String, String)> {

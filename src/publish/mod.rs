@@ -30,6 +30,10 @@
 //! version for that moment (as if it had asked a moment earlier), but never a version the plain
 //! file has not reached. If the sidecar cannot be written it is removed, so Caddy serves the
 //! file itself rather than stale content until the next cycle.
+//!
+//! A file under [`GZ_MIN`] bytes gets no sidecar (and one left from when it was larger is
+//! removed): gzip's own header and trailer make a badge's 89 B of JSON 112 B, and resetting the
+//! compressor costs more than writing such a file. Caddy then serves the file itself.
 
 pub mod hook;
 
@@ -226,10 +230,14 @@ impl Publisher {
         }
         // A missing sidecar is written even for an unchanged file: the first run of a version that
         // writes them, or one removed by hand.
-        if let Some(level) = gz
-            && (!same || !dir.join(gz_name(name)).exists())
-        {
-            self.write_gz(dir, name, bytes, sum, level)?;
+        if let Some(level) = gz {
+            if bytes.len() < GZ_MIN {
+                if !same {
+                    remove_stale(&dir.join(gz_name(name)))?;
+                }
+            } else if !same || !dir.join(gz_name(name)).exists() {
+                self.write_gz(dir, name, bytes, sum, level)?;
+            }
         }
         let entry = Known {
             crc: sum,
@@ -287,9 +295,13 @@ impl Publisher {
         out
     }
 
-    /// [`write`], then the gzip sidecar `dir/name.gz` (see the module's note on their order).
+    /// [`write`], then the gzip sidecar `dir/name.gz` (see the module's note on their order),
+    /// or none under [`GZ_MIN`] bytes.
     pub fn write_with_gz(&self, dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         self.write(dir, name, bytes)?;
+        if bytes.len() < GZ_MIN {
+            return remove_stale(&dir.join(gz_name(name)));
+        }
         self.write_gz(dir, name, bytes, crc(bytes), GZ_LEVEL)
     }
 
@@ -322,6 +334,20 @@ impl Publisher {
             // The file is newer than this sidecar now: better none than a stale one.
             let _ = std::fs::remove_file(dir.join(&gz));
         })
+    }
+}
+
+/// Files smaller than this get no gzip sidecar: Caddy's `encode` does not compress them either
+/// (its `minimum_length` is 512), and below it gzip saves a few bytes at best.
+pub const GZ_MIN: usize = 512;
+
+/// Removes the sidecar `path` of a file that is now too small for one, if it is there.
+fn remove_stale(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(anyhow::anyhow!("cannot remove {}: {e}", path.display()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -459,6 +485,9 @@ mod tests {
     fn an_unchanged_file_keeps_its_sidecar_and_a_missing_one_comes_back() {
         let p = Publisher::default();
         use std::os::unix::fs::MetadataExt;
+        // Past GZ_MIN, so they get a sidecar.
+        let (one, two) = ("one ".repeat(200), "two ".repeat(200));
+        let (one, two) = (one.as_bytes(), two.as_bytes());
         let dir = tempfile::tempdir().unwrap();
         let gz = dir.path().join("feed.xml.gz");
         let id = |p: &Path| {
@@ -466,34 +495,52 @@ mod tests {
             (m.ino(), m.mtime(), m.mtime_nsec())
         };
         assert!(
-            p.write_if_changed_with_gz(dir.path(), "feed.xml", b"one")
+            p.write_if_changed_with_gz(dir.path(), "feed.xml", one)
                 .unwrap()
         );
         let before = id(&gz);
         assert!(
-            !p.write_if_changed_with_gz(dir.path(), "feed.xml", b"one")
+            !p.write_if_changed_with_gz(dir.path(), "feed.xml", one)
                 .unwrap()
         );
         assert_eq!(id(&gz), before);
         assert!(
-            p.write_if_changed_with_gz(dir.path(), "feed.xml", b"two")
+            p.write_if_changed_with_gz(dir.path(), "feed.xml", two)
                 .unwrap()
         );
-        assert_eq!(gunzip(&std::fs::read(&gz).unwrap()), b"two");
+        assert_eq!(gunzip(&std::fs::read(&gz).unwrap()), two);
         // Removed by hand: trusted to be there until the next look at the disk, then restored.
         std::fs::remove_file(&gz).unwrap();
         assert!(
-            !p.write_if_changed_with_gz(dir.path(), "feed.xml", b"two")
+            !p.write_if_changed_with_gz(dir.path(), "feed.xml", two)
                 .unwrap()
         );
         assert!(!gz.exists());
         // As after RECHECK, or in the next process.
         p.known().remove(&dir.path().join("feed.xml"));
         assert!(
-            !p.write_if_changed_with_gz(dir.path(), "feed.xml", b"two")
+            !p.write_if_changed_with_gz(dir.path(), "feed.xml", two)
                 .unwrap()
         );
-        assert_eq!(gunzip(&std::fs::read(&gz).unwrap()), b"two");
+        assert_eq!(gunzip(&std::fs::read(&gz).unwrap()), two);
+    }
+
+    #[test]
+    fn a_small_file_gets_no_sidecar_and_loses_the_one_it_had() {
+        let p = Publisher::default();
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("badge.json.gz");
+        let big = "x".repeat(GZ_MIN);
+        p.write_if_changed_with_gz(dir.path(), "badge.json", big.as_bytes())
+            .unwrap();
+        assert!(gz.exists(), "a file of GZ_MIN bytes has a sidecar");
+        // Smaller now: the old sidecar would serve the old content.
+        p.write_if_changed_with_gz(dir.path(), "badge.json", b"{\"small\":1}")
+            .unwrap();
+        assert!(!gz.exists(), "the stale sidecar is gone");
+        p.write_with_gz(dir.path(), "other.json", b"{}").unwrap();
+        assert!(!dir.path().join("other.json.gz").exists());
+        assert_eq!(std::fs::read(dir.path().join("other.json")).unwrap(), b"{}");
     }
 
     #[test]

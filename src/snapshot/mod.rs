@@ -118,6 +118,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The services' slugs, to ask "is this one still configured?" of each of thousands of files
+    /// without a scan of the services for each (which made a publish quadratic in them).
+    pub fn slugs(&self) -> std::collections::HashSet<&str> {
+        self.services.iter().map(|s| s.slug.as_str()).collect()
+    }
+
     /// `overall` with the open written incidents counted: at least the worst one's severity (a
     /// person can declare an outage the probes cannot see).
     pub fn overall_with_incidents(&self) -> Status {

@@ -57,6 +57,14 @@ pub struct Peer {
     pub addr: SocketAddr,
     behaviour: Arc<Mutex<Behaviour>>,
     hits: Arc<AtomicUsize>,
+    load: Arc<Load>,
+}
+
+/// Requests being answered at once: now, and the most since the last [`Peer::reset_most`].
+#[derive(Default)]
+struct Load {
+    now: AtomicUsize,
+    most: AtomicUsize,
 }
 
 impl Peer {
@@ -65,17 +73,19 @@ impl Peer {
         let addr = listener.local_addr().unwrap();
         let behaviour = Arc::new(Mutex::new(behaviour));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (b, h) = (Arc::clone(&behaviour), Arc::clone(&hits));
+        let load = Arc::new(Load::default());
+        let (b, h, l) = (Arc::clone(&behaviour), Arc::clone(&hits), Arc::clone(&load));
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let (b, h) = (Arc::clone(&b), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, &b, &h));
+                let (b, h, l) = (Arc::clone(&b), Arc::clone(&h), Arc::clone(&l));
+                std::thread::spawn(move || serve(stream, &b, &h, &l));
             }
         });
         Peer {
             addr,
             behaviour,
             hits,
+            load,
         }
     }
 
@@ -90,6 +100,15 @@ impl Peer {
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+
+    /// The most requests answered at once since the last [`Peer::reset_most`] (or the start).
+    pub fn most_at_once(&self) -> usize {
+        self.load.most.load(Ordering::SeqCst)
+    }
+
+    pub fn reset_most(&self) {
+        self.load.most.store(0, Ordering::SeqCst);
+    }
 }
 
 /// An address where nothing listens (bound, then released).
@@ -100,11 +119,18 @@ pub fn closed_port() -> SocketAddr {
         .unwrap()
 }
 
-fn serve(mut stream: TcpStream, behaviour: &Mutex<Behaviour>, hits: &AtomicUsize) {
+fn serve(mut stream: TcpStream, behaviour: &Mutex<Behaviour>, hits: &AtomicUsize, load: &Load) {
     if super::read_head(&mut stream).is_none() {
         return;
     }
     hits.fetch_add(1, Ordering::SeqCst);
+    let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+    load.most.fetch_max(now, Ordering::SeqCst);
+    answer(stream, behaviour);
+    load.now.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn answer(mut stream: TcpStream, behaviour: &Mutex<Behaviour>) {
     let behaviour = behaviour.lock().unwrap().clone();
     match behaviour {
         Behaviour::Garbage => {

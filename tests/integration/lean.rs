@@ -271,3 +271,85 @@ fn a_service_page_is_written_when_its_status_changes_not_every_cycle() {
     );
     daemon.terminate();
 }
+
+#[test]
+fn the_probes_of_a_cycle_are_spread_over_its_interval_not_started_at_once() {
+    // 100 services on one peer answering in 50 ms, every 2 s: spread over the first second,
+    // one starts every 10 ms and about five are answered at once. Started together they were
+    // as many at once as the probes' turns allow (64).
+    let peer = Peer::start(Behaviour::ok().delayed(Duration::from_millis(50)));
+    let site = Site::new(&many_services(100, std::slice::from_ref(&peer), "2s"));
+    let _daemon = site.start();
+    // The first cycle waits for every service's first check, all at once: not measured.
+    wait_until(
+        "every service checked once",
+        Duration::from_secs(60),
+        || {
+            std::fs::read(site.out().join("status.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|s| {
+                    s["services"]
+                        .as_array()
+                        .is_some_and(|a| a.len() == 100 && a.iter().all(|s| s["status"] == "up"))
+                })
+        },
+    );
+    let first = peer.hits();
+    assert!(first >= 100, "{first} requests");
+    peer.reset_most();
+    // Two more rounds of every service.
+    wait_until("two more rounds of checks", Duration::from_secs(60), || {
+        peer.hits() >= first + 200
+    });
+    let most = peer.most_at_once();
+    assert!(
+        (1..=25).contains(&most),
+        "{most} requests were answered at once: the probes were not spread"
+    );
+}
+
+/// Modification time of `path`, to the nanosecond.
+fn mtime(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn the_status_page_is_published_before_the_files_of_thousands_of_services_which_all_follow() {
+    // Six files per service on a first publish: the page used to wait for all 12,000. Once
+    // a minute, so the first status.json stays while the rest is written.
+    let peers: Vec<Peer> = (0..4).map(|_| Peer::start(Behaviour::ok())).collect();
+    let n = 2000;
+    let site = Site::new(&many_services(n, &peers, "60s"));
+    let _daemon = site.start();
+    let status = site.out().join("status.json");
+    wait_until("the first status.json", Duration::from_secs(120), || {
+        status.exists()
+    });
+    let published = mtime(&status);
+    let pages = site.out().join("services");
+    let count = |dir: &std::path::Path, ending: &str| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(ending))
+                .count()
+        })
+    };
+    wait_until(
+        "a page and badges per service",
+        Duration::from_secs(120),
+        || count(&pages, ".html") == n && count(&site.out().join("badges"), ".svg") == n,
+    );
+    let after = std::fs::read_dir(&pages)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".html"))
+        .filter(|e| mtime(&e.path()) > published)
+        .count();
+    assert!(
+        after > 0,
+        "every service page was written before status.json: the page waited for them"
+    );
+    // The first publish is still the first one: nothing was written twice to get there.
+    assert_eq!(mtime(&status), published);
+}

@@ -47,13 +47,13 @@ pub fn months(
     written: &[WrittenIncident],
     automatic: &[Incident],
 ) -> Vec<Month> {
-    let name = |slug: &str| {
-        snapshot
-            .services
-            .iter()
-            .find(|s| s.slug == slug)
-            .map_or_else(|| slug.to_string(), |s| s.name.clone())
-    };
+    // One map, not a scan of the services per incident (up to 1,000 of them).
+    let names: std::collections::HashMap<&str, &str> = snapshot
+        .services
+        .iter()
+        .map(|s| (s.slug.as_str(), s.name.as_str()))
+        .collect();
+    let name = |slug: &str| names.get(slug).map_or(slug, |n| n).to_string();
     let mut entries: Vec<Entry> = written
         .iter()
         .map(|i| Entry {

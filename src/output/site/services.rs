@@ -107,10 +107,7 @@ pub fn due<'a>(
     generation: u64,
     known: &mut HashMap<String, u64>,
 ) -> Vec<(&'a Service, u64)> {
-    // A set, not a scan of the services per entry: at 1,000 services that scan was a million
-    // comparisons a cycle.
-    let slugs: std::collections::HashSet<&str> =
-        snapshot.services.iter().map(|s| s.slug.as_str()).collect();
+    let slugs = snapshot.slugs();
     known.retain(|slug, _| slugs.contains(slug.as_str()));
     snapshot
         .services
