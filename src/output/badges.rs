@@ -21,8 +21,11 @@ pub fn files(snapshot: &Snapshot) -> impl Iterator<Item = (String, Vec<u8>)> + '
     snapshot.services.iter().flat_map(service_files)
 }
 
+/// A service's two badge files: (name under out_dir, bytes).
+pub type Files = [(String, Vec<u8>); 2];
+
 /// One service's two files.
-fn service_files(s: &Service) -> [(String, Vec<u8>); 2] {
+fn service_files(s: &Service) -> Files {
     let badge = Badge::of(s);
     [
         (format!("badges/{}.svg", s.slug), badge.svg().into_bytes()),
@@ -75,7 +78,7 @@ impl Kept {
         &self,
         snapshot: &'a Snapshot,
         out_dir: &Path,
-    ) -> Vec<(&'a Service, u64, [(String, Vec<u8>); 2])> {
+    ) -> Vec<(&'a Service, u64, Files)> {
         let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
         // Another out_dir (a reload): nothing is written there yet.
         if guard.dir != out_dir {
