@@ -1,7 +1,16 @@
 //! What the page shows of one service's past, computed from its records: when watching began,
 //! the uptime windows with their coverage, the 90-day strip and the 24-hour latency slots.
 //! Apart from `mod.rs`, which keeps the records and what changes them (observe, load, save).
+//!
+//! **Incremental.** The days before today change once a day, so what the windows and the strip
+//! take from them is computed once per day ([`ServiceHistory::past`]) and kept; a cycle adds
+//! today's record (and any dated after today, while the clock is behind the history) and folds
+//! the 24 hours of buckets. The kept part is dropped, and computed again, when a record of a
+//! day other than the one it was computed on changes (a check after midnight, a clock step, a
+//! load): the figures are the same as computing everything from the records every cycle, which
+//! a property test checks.
 
+use super::records::{Bucket, NO_DAY, NO_SLOT, Past, Recent, Sum, WINDOWS, day_key};
 use super::*;
 
 impl ServiceHistory {
@@ -14,43 +23,91 @@ impl ServiceHistory {
         }
         let fine = self
             .fine
-            .front()
-            .and_then(|b| DateTime::from_timestamp(b.start, 0));
-        match (self.days.front(), fine) {
-            (Some(d), Some(f)) if f.date_naive() == d.date => Some(f),
-            (Some(d), _) => Some(d.date.and_time(chrono::NaiveTime::MIN).and_utc()),
+            .records()
+            .next()
+            .and_then(|(k, _)| DateTime::from_timestamp(k.checked_mul(BUCKET_SECONDS)?, 0));
+        let day = self
+            .days
+            .records()
+            .next()
+            .and_then(|(k, _)| records::day_date(k));
+        match (day, fine) {
+            (Some(d), Some(f)) if f.date_naive() == d => Some(f),
+            (Some(d), _) => Some(d.and_time(chrono::NaiveTime::MIN).and_utc()),
             (None, f) => f,
         }
     }
 
-    /// Each window's availability, and how much of it was watched.
-    pub(super) fn uptime(&self, now: DateTime<Utc>) -> (Uptime, Coverage) {
-        let since = now.timestamp() - 86_400;
-        let mut fine = Counts::default();
-        for b in self
-            .fine
-            .iter()
-            .filter(|b| b.start.saturating_add(BUCKET_SECONDS) > since)
-        {
-            fine.merge(&b.counts);
-        }
-        let today = now.date_naive();
-        let window = |days: i64| {
-            let first = today - Duration::days(days - 1);
-            let mut c = Counts::default();
-            for d in self.days.iter().rev().take_while(|d| d.date >= first) {
-                c.merge(&d.counts);
+    /// The figures of the days before `today` (a day's number), from the cache when it is for
+    /// that day.
+    pub(super) fn past(&mut self, today: i64) -> &Past {
+        match self.past.take() {
+            Some(past) if past.today == today => self.past.insert(past),
+            _ => {
+                let past = self.compute_past(today);
+                self.past.insert(past)
             }
-            c.availability().map(ratio)
+        }
+    }
+
+    /// The windows' sums and the strip over the days before `today`: a walk of up to 364
+    /// records, once per day.
+    fn compute_past(&self, today: i64) -> Past {
+        let mut past = Past {
+            today,
+            windows: [Sum::default(); 4],
+            strip: [NO_DAY; DAYS - 1],
         };
+        let strip_first = today - (DAYS as i64 - 1);
+        let days = self.days.from(today - (WINDOWS[3] - 1));
+        for (key, d) in days.take_while(|(key, _)| *key < today) {
+            if d.is_empty() {
+                continue;
+            }
+            for (sum, n) in past.windows.iter_mut().zip(WINDOWS) {
+                if key >= today - (n - 1) {
+                    sum.add(d.ok, d.down);
+                }
+            }
+            if let Ok(i) = usize::try_from(key - strip_first)
+                && let Some(r) = d.availability()
+            {
+                past.strip[i] = strip_code(r);
+            }
+        }
+        past
+    }
+
+    /// Each window's availability, and how much of it was watched.
+    pub(super) fn uptime(&mut self, now: DateTime<Utc>) -> (Uptime, Coverage) {
+        let fine = match self.recent(now) {
+            Some((recent, newest)) => {
+                let mut day = recent.day;
+                if recent.newest >= recent.window_from {
+                    day.add(newest.ok, newest.down);
+                }
+                day
+            }
+            None => Sum::default(),
+        };
+        let today = day_key(now);
+        // Today, and the days after it while the clock is behind the history: they count in
+        // every window, as they did when the windows were summed from the newest day back.
+        let mut recent = Sum::default();
+        for (_, d) in self.days.from(today) {
+            recent.add(d.ok, d.down);
+        }
+        let windows = self.past(today).windows;
+        let window = |i: usize| windows[i].plus(recent).availability().map(ratio);
         let uptime = Uptime {
             day: fine.availability().map(ratio),
-            week: window(7),
-            month: window(30),
-            quarter: window(90),
-            year: window(365),
+            week: window(0),
+            month: window(1),
+            quarter: window(2),
+            year: window(3),
         };
         let since = self.since();
+        let today = now.date_naive();
         // The share of [start, now] after `since`, to six decimals like the ratios, rounded down so that only a window watched
         // from its start reads 1.
         let covered = |start: DateTime<Utc>| match since {
@@ -80,39 +137,118 @@ impl ServiceHistory {
     }
 
     /// The last [`DAYS`] days' availability, oldest first, today last.
-    pub(super) fn day_strip(&self, today: NaiveDate) -> Vec<Option<f64>> {
-        let mut strip = vec![None; DAYS];
-        let first = today - Duration::days(DAYS as i64 - 1);
-        for d in self.days.iter().rev().take_while(|d| d.date >= first) {
-            if let Ok(i) = usize::try_from((d.date - first).num_days())
-                && i < DAYS
-            {
-                strip[i] = d
-                    .counts
-                    .availability()
-                    .map(|r| (r * 10_000.0).round() / 10_000.0);
-            }
-        }
-        strip
+    pub(super) fn day_strip(&mut self, now: DateTime<Utc>) -> Vec<Option<f64>> {
+        let today = day_key(now);
+        let d = self.days.get(today);
+        let past = self.past(today);
+        past.strip
+            .iter()
+            .map(|&code| (code != NO_DAY).then(|| f64::from(code) / 10_000.0))
+            .chain([d
+                .availability()
+                .map(|r| f64::from(strip_code(r)) / 10_000.0)])
+            .collect()
     }
 
     /// Average latency per [`LATENCY_SLOTS`]th of the last 24 hours, oldest first.
-    pub(super) fn latency_slots(&self, now: DateTime<Utc>) -> Vec<Option<f64>> {
-        let slot = 86_400 / LATENCY_SLOTS as i64;
-        let last = now.timestamp().div_euclid(slot);
-        let first = last - (LATENCY_SLOTS as i64 - 1);
-        let mut slots = vec![Counts::default(); LATENCY_SLOTS];
-        for b in &self.fine {
-            let i = b.start.div_euclid(slot) - first;
-            if let Ok(i) = usize::try_from(i)
-                && i < LATENCY_SLOTS
-            {
-                slots[i].merge(&b.counts);
-            }
-        }
-        slots
+    pub(super) fn latency_slots(&mut self, now: DateTime<Utc>) -> Vec<Option<f64>> {
+        let Some((recent, newest)) = self.recent(now) else {
+            return vec![None; LATENCY_SLOTS];
+        };
+        let filling = slot_of(recent.newest, recent.first_slot);
+        recent
+            .slots
             .iter()
-            .map(|c| c.latency_avg().map(|ms| (ms * 10.0).round() / 10.0))
+            .enumerate()
+            .map(|(i, &code)| {
+                if Some(i) == filling {
+                    let (n, us) = recent.filling;
+                    let n = n.saturating_add(newest.lat_n);
+                    let us = us.saturating_add(newest.lat_us);
+                    (n > 0).then(|| f64::from(slot_code(n, us)) / 10.0)
+                } else {
+                    (code != NO_SLOT).then(|| f64::from(code) / 10.0)
+                }
+            })
             .collect()
     }
+
+    /// The figures of the 24 hours but the newest bucket, from the cache when it is for this
+    /// newest bucket and this window, and the newest bucket.
+    fn recent(&mut self, now: DateTime<Utc>) -> Option<(&Recent, Bucket)> {
+        let (_, newest) = self.fine.range()?;
+        let window_from = bucket_key_of(now.timestamp() - 86_400);
+        let first_slot = now.timestamp().div_euclid(SLOT_SECONDS) - (LATENCY_SLOTS as i64 - 1);
+        let fresh = self.recent.as_ref().is_some_and(|r| {
+            (r.newest, r.window_from, r.first_slot) == (newest, window_from, first_slot)
+        });
+        if !fresh {
+            let mut recent = Box::new(Recent {
+                newest,
+                window_from,
+                first_slot,
+                day: Sum::default(),
+                slots: [NO_SLOT; LATENCY_SLOTS],
+                filling: (0, 0),
+            });
+            let filling = slot_of(newest, first_slot);
+            let mut sums = [(0u32, 0u64); LATENCY_SLOTS];
+            let first_bucket = first_slot * BUCKETS_PER_SLOT;
+            for (key, b) in self.fine.from(window_from.min(first_bucket)) {
+                if key >= newest {
+                    break;
+                }
+                if key >= window_from {
+                    recent.day.add(b.ok, b.down);
+                }
+                if b.lat_n > 0
+                    && let Some(i) = slot_of(key, first_slot)
+                {
+                    let (n, us) = &mut sums[i];
+                    *n = n.saturating_add(b.lat_n);
+                    *us = us.saturating_add(b.lat_us);
+                }
+            }
+            for (i, (n, us)) in sums.into_iter().enumerate() {
+                if Some(i) == filling {
+                    recent.filling = (n, us);
+                } else if n > 0 {
+                    recent.slots[i] = slot_code(n, us);
+                }
+            }
+            self.recent = Some(recent);
+        }
+        let newest = self.fine.get(newest);
+        self.recent.as_deref().map(|r| (r, newest))
+    }
+}
+
+/// Seconds per latency slot.
+const SLOT_SECONDS: i64 = 86_400 / LATENCY_SLOTS as i64;
+const BUCKETS_PER_SLOT: i64 = SLOT_SECONDS / BUCKET_SECONDS;
+
+/// The slot of bucket `key` among those from `first_slot` on, if it is one of them.
+fn slot_of(key: i64, first_slot: i64) -> Option<usize> {
+    let i = (key - first_slot * BUCKETS_PER_SLOT).div_euclid(BUCKETS_PER_SLOT);
+    usize::try_from(i).ok().filter(|&i| i < LATENCY_SLOTS)
+}
+
+/// An average latency as the sparkline shows it: in tenths of a ms, rounded (below [`NO_SLOT`]).
+fn slot_code(n: u32, us: u64) -> u32 {
+    let tenths = (us as f64 / f64::from(n) / 1000.0 * 10.0).round();
+    // `as` saturates; the largest code is a latency of 12 years.
+    (tenths as u32).min(NO_SLOT - 1)
+}
+
+// A latency slot is a whole number of buckets.
+const _: () = assert!((86_400 / LATENCY_SLOTS as i64) % BUCKET_SECONDS == 0);
+
+/// The first bucket whose five minutes end after `since` (seconds).
+fn bucket_key_of(since: i64) -> i64 {
+    since.div_euclid(BUCKET_SECONDS)
+}
+
+/// A day's availability as the strip shows it: in ten-thousandths, rounded.
+fn strip_code(r: f64) -> u16 {
+    (r * 10_000.0).round() as u16
 }

@@ -2,26 +2,31 @@
 //! roll-ups for 400 days, the last 24 hours in 5-minute buckets, and the incident log.
 //!
 //! Everything the page and the feed say about the past (uptime windows, the 90-day strip, the
-//! 24-hour sparkline, recent incidents) is computed from here, once per cycle, into the snapshot.
+//! 24-hour sparkline, recent incidents) is computed from here into the snapshot: what comes
+//! from past days once per day, what comes from today and the last 24 hours every cycle
+//! ([`figures`]).
 //!
-//! **Bounded by design.** Per service at most [`KEEP_DAYS`] day records and [`FINE_BUCKETS`]
-//! buckets; at most [`KEEP_INCIDENTS`] incidents in all, each error cut to [`ERROR_CHARS`]
-//! characters; services no longer in the config are dropped (with a log line). The file's size
-//! depends on the number of services, never on how long it runs or how often a service flaps:
-//! see [`max_file_bytes`] and the test that simulates a year.
+//! **Bounded by design, and small.** Per service a fixed ring of [`KEEP_DAYS`] day records and
+//! one of [`FINE_BUCKETS`] buckets, each a few integers ([`records`]): about 10 KB resident
+//! whatever it has seen ([`ServiceHistory::stored_values`]); at most [`KEEP_INCIDENTS`]
+//! incidents in all, each error cut to [`ERROR_CHARS`] characters; services no longer in the
+//! config are dropped (with a log line). The file's size depends on the number of services,
+//! never on how long it runs or how often a service flaps: see [`max_file_bytes`] and the test
+//! that simulates a year.
 //!
-//! **Durable, and never a crash.** The file is written like the published ones (temporary file in
-//! the same directory, then rename) but fsynced, because unlike them it is not rewritten from
-//! scratch by the next cycle. It is saved when a status changes, at most [`SAVE_EVERY`] apart
-//! otherwise, and at shutdown: a crash loses at most that much. A save appends the checks
-//! recorded since the last one to a journal ([`journal`]); the whole file is rewritten only when
-//! the journal has grown as large as it, and at shutdown. So a save costs what changed, not
-//! the year of every service. A file that cannot be read or
-//! parsed is moved aside (`history.json.corrupt-<time>`), logged, reported in `errors` for a
-//! day, and a fresh history starts. So is a file larger than the bound for the configured
-//! services ([`load_limit`]), without reading it; a file within it is trimmed to the bounds
-//! above after parsing, and values no check could have written (negative or non-finite
-//! latencies, days and buckets out of order) are mended.
+//! **Durable, and never a crash.** The file ([`format`]: columns of integers, version 2;
+//! version 1 is still read, and rewritten as 2 at the next save) is written like the published
+//! ones (temporary file in the same directory, then rename) but fsynced, because unlike them
+//! it is not rewritten from scratch by the next cycle. It is saved when a status changes, at
+//! most [`SAVE_EVERY`] apart otherwise, and at shutdown: a crash loses at most that much. A
+//! save appends the checks recorded since the last one to a journal ([`journal`]); the whole
+//! file is rewritten (streamed from the records) only when the journal has grown as large as
+//! it, and at shutdown. So a save costs what changed, not the year of every service. A file
+//! that cannot be read or parsed is moved aside (`history.json.corrupt-<time>`), logged,
+//! reported in `errors` for a day, and a fresh history starts. So is a file larger than the
+//! bound for the configured services ([`load_limit`]), without reading it; a file within it
+//! is trimmed to the bounds above while it is read, and values no check could have written
+//! (negative or non-finite latencies, days and buckets out of order) are mended.
 //!
 //! **Clocks.** A check's time is the wall clock's, which can step. A step back leaves the
 //! recorded past dated in the future: a check older than the last one recorded is still
@@ -31,18 +36,21 @@
 //! [`ClockWatch`] while running and at load (a `last_checked` ahead of now), logged, and shown
 //! in `errors` for [`CLOCK_NOTICE_FOR`].
 //!
-//! **Why one file of ~770 lines.** The records and everything that changes them (observe,
-//! mend, trim, load, save) keep the bounds above together; split, each part would have to
-//! restate them. What only reads the records went out: [`figures`] (uptime, strip, slots) and
-//! [`clock`] (steps of the wall clock).
+//! **What is where.** This file keeps what changes the history as a whole (observe, load,
+//! save, mend, trim) and its bounds; [`records`] one service's rings; [`figures`] what is
+//! computed from them; [`format`] the file; [`clock`] steps of the wall clock.
 
 mod clock;
 mod figures;
+mod format;
+mod records;
 
 use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 pub use clock::ClockWatch;
 use clock::describe;
+pub use format::max_file_bytes;
+pub use records::{Bucket, Day, ServiceHistory};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Write as _;
@@ -52,8 +60,9 @@ mod journal;
 
 /// The file's name in `state_dir`.
 pub const FILE: &str = "history.json";
-/// The format of [`FILE`]; a file with another version is moved aside like a corrupt one.
-const VERSION: u32 = 1;
+/// The format [`FILE`] is written in; version 1 is read too, and a file with another version is
+/// moved aside like a corrupt one.
+const VERSION: u32 = 2;
 /// Daily roll-ups kept per service: enough for a 365-day window and a year-on-year look.
 pub const KEEP_DAYS: usize = 400;
 /// Width of a fine bucket.
@@ -78,154 +87,6 @@ pub const CLOCK_NOTICE_FOR: Duration = Duration::hours(1);
 /// A difference between the wall clock and the monotonic one smaller than this is drift or
 /// scheduling, not a step worth a word.
 pub const CLOCK_STEP_MIN: Duration = Duration::seconds(10);
-
-/// What a set of checks found. Zero counts are left out of the file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Counts {
-    #[serde(skip_serializing_if = "is_zero")]
-    pub up: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub degraded: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub down: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub maintenance: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub unknown: u32,
-    /// Checks that measured a latency, and its min, sum and max in ms (avg = sum / n).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub lat_n: u32,
-    #[serde(skip_serializing_if = "is_zero_f")]
-    pub lat_min: f64,
-    #[serde(skip_serializing_if = "is_zero_f")]
-    pub lat_sum: f64,
-    #[serde(skip_serializing_if = "is_zero_f")]
-    pub lat_max: f64,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-fn is_zero_f(n: &f64) -> bool {
-    *n == 0.0
-}
-
-impl Counts {
-    fn add(&mut self, status: Status, latency_ms: Option<f64>) {
-        let n = match status {
-            Status::Up => &mut self.up,
-            Status::Degraded => &mut self.degraded,
-            Status::Down => &mut self.down,
-            Status::Maintenance => &mut self.maintenance,
-            Status::Unknown => &mut self.unknown,
-        };
-        *n = n.saturating_add(1);
-        if let Some(ms) = latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
-            self.lat_min = if self.lat_n == 0 {
-                ms
-            } else {
-                self.lat_min.min(ms)
-            };
-            self.lat_max = self.lat_max.max(ms);
-            self.lat_sum += ms;
-            self.lat_n = self.lat_n.saturating_add(1);
-        }
-    }
-
-    fn merge(&mut self, other: &Counts) {
-        self.up = self.up.saturating_add(other.up);
-        self.degraded = self.degraded.saturating_add(other.degraded);
-        self.down = self.down.saturating_add(other.down);
-        self.maintenance = self.maintenance.saturating_add(other.maintenance);
-        self.unknown = self.unknown.saturating_add(other.unknown);
-        if other.lat_n > 0 {
-            self.lat_min = if self.lat_n == 0 {
-                other.lat_min
-            } else {
-                self.lat_min.min(other.lat_min)
-            };
-            self.lat_max = self.lat_max.max(other.lat_max);
-            self.lat_sum += other.lat_sum;
-            self.lat_n = self.lat_n.saturating_add(other.lat_n);
-        }
-    }
-
-    /// Every check, whatever it found.
-    pub fn checks(&self) -> u64 {
-        [
-            self.up,
-            self.degraded,
-            self.down,
-            self.maintenance,
-            self.unknown,
-        ]
-        .iter()
-        .map(|&n| u64::from(n))
-        .sum()
-    }
-
-    /// Availability as [`Uptime`] defines it: up or degraded among up, degraded and down.
-    pub fn availability(&self) -> Option<f64> {
-        let available = u64::from(self.up) + u64::from(self.degraded);
-        let counted = available + u64::from(self.down);
-        (counted > 0).then(|| available as f64 / counted as f64)
-    }
-
-    pub fn latency_avg(&self) -> Option<f64> {
-        (self.lat_n > 0).then(|| self.lat_sum / f64::from(self.lat_n))
-    }
-}
-
-/// One UTC day of one service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Day {
-    pub date: NaiveDate,
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-/// Five minutes of one service; `start` in seconds since the epoch, a multiple of
-/// [`BUCKET_SECONDS`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Bucket {
-    pub start: i64,
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServiceHistory {
-    /// The status of the last check recorded, to see a change across a restart.
-    pub last_status: Option<Status>,
-    /// When the last recorded check was taken: a probe result is counted once, however many
-    /// cycles show it (a slow probe keeps its slot across cycles).
-    #[serde(default, with = "time_opt")]
-    pub last_checked: Option<DateTime<Utc>>,
-    /// When the first check was recorded. Windows and quarter hours before it were not
-    /// watched, and the page and feed say so rather than count them as up or down. Absent from
-    /// files written before it existed: [`ServiceHistory::since`] infers it then.
-    #[serde(default, with = "time_opt", skip_serializing_if = "Option::is_none")]
-    pub first_checked: Option<DateTime<Utc>>,
-    /// Oldest first, one per day that had a check.
-    pub days: VecDeque<Day>,
-    /// Oldest first, within the last 24 hours.
-    pub fine: VecDeque<Bucket>,
-}
-
-/// The whole file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Stored {
-    version: u32,
-    /// Which journal (`history.journal-<generation>`) continues this file; 0 in files written
-    /// before the journal, which have none.
-    #[serde(default)]
-    generation: u64,
-    services: BTreeMap<String, ServiceHistory>,
-    /// Newest first.
-    incidents: VecDeque<Incident>,
-}
 
 pub struct History {
     path: PathBuf,
@@ -285,7 +146,7 @@ impl History {
             rewrite: true,
             replaying: false,
         };
-        let (problem, aside_as) = match read_within(&history.path, limit) {
+        let (problem, aside_as) = match open_within(&history.path, limit) {
             Err(Unread::Missing) => return history,
             Err(Unread::Io(e)) => (format!("cannot read it: {e}"), "corrupt"),
             Err(Unread::TooBig(size)) => (
@@ -295,20 +156,24 @@ impl History {
                 ),
                 "oversized",
             ),
-            Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
-                Ok(stored) if stored.version == VERSION => {
-                    history.file_len = bytes.len() as u64;
-                    drop(bytes);
-                    history.services = stored.services;
-                    history.incidents = stored.incidents;
-                    history.generation = stored.generation;
+            Ok((size, reader)) => match format::read(reader, limit) {
+                Ok(parsed) => {
+                    history.file_len = size;
+                    history.services = parsed.services;
+                    history.incidents = parsed.incidents;
+                    history.generation = parsed.generation;
                     history.replay(limit, now);
-                    let mended = history.mend();
+                    let mended = history.mend(parsed.trimmed);
                     tracing::info!(
-                        "history: {} services, {} incidents from {}",
+                        "history: {} services, {} incidents from {}{}",
                         history.services.len(),
                         history.incidents.len(),
-                        history.path.display()
+                        history.path.display(),
+                        if parsed.version == VERSION {
+                            String::new()
+                        } else {
+                            format!(" (format version {}, saved as {VERSION})", parsed.version)
+                        }
                     );
                     if !mended.is_empty() {
                         let message = format!(
@@ -325,14 +190,23 @@ impl History {
                     history.clock_at_load(now);
                     return history;
                 }
-                Ok(stored) => (
+                Err(format::Problem::Version(version)) => (
                     format!(
-                        "it is format version {}, this build reads version {VERSION}",
-                        stored.version
+                        "it is format version {version}, this build reads versions 1 and {VERSION}"
                     ),
                     "corrupt",
                 ),
-                Err(e) => (format!("it is not a valid history file: {e}"), "corrupt"),
+                Err(format::Problem::Invalid(e)) => {
+                    (format!("it is not a valid history file: {e}"), "corrupt")
+                }
+                Err(format::Problem::Io(e)) => (format!("cannot read it: {e}"), "corrupt"),
+                Err(format::Problem::TooBig(size)) => (
+                    format!(
+                        "it is {size} bytes, more than the {limit} a history of the configured \
+                         services can take, so it was not read"
+                    ),
+                    "oversized",
+                ),
             },
         };
         let aside = history.path.with_file_name(format!(
@@ -387,18 +261,11 @@ impl History {
         self.rewrite = true;
     }
 
-    /// Brings a history read from disk within the bounds [`History::record`] keeps: the newest
-    /// [`KEEP_DAYS`] days and [`FINE_BUCKETS`] buckets in order, [`KEEP_INCIDENTS`] incidents
-    /// with errors of [`ERROR_CHARS`], latencies a check could have measured. Says what it did.
-    fn mend(&mut self) -> Vec<String> {
-        let (mut days, mut buckets, mut counts) = (0usize, 0usize, 0usize);
-        for h in self.services.values_mut() {
-            let (d, c1) = mend_series(&mut h.days, |d| d.date, |d| &mut d.counts, KEEP_DAYS);
-            let (b, c2) = mend_series(&mut h.fine, |b| b.start, |b| &mut b.counts, FINE_BUCKETS);
-            days += d;
-            buckets += b;
-            counts += c1 + c2;
-        }
+    /// Brings a history read from disk within the bounds [`History::record`] keeps: the
+    /// records were trimmed as they were read (`trimmed` says how much); here
+    /// [`KEEP_INCIDENTS`] incidents with errors of [`ERROR_CHARS`]. Says what it did.
+    fn mend(&mut self, trimmed: format::Trimmed) -> Vec<String> {
+        let (days, buckets, counts) = (trimmed.days, trimmed.buckets, trimmed.latencies);
         let incidents = self.incidents.len().saturating_sub(KEEP_INCIDENTS);
         self.incidents.truncate(KEEP_INCIDENTS);
         let mut errors = 0;
@@ -482,10 +349,10 @@ impl History {
             if let Some(at) = s.checked_at {
                 self.record(s, at);
             }
-            if let Some(h) = self.services.get(&s.slug) {
+            if let Some(h) = self.services.get_mut(&s.slug) {
                 s.observed_since = h.since();
                 (s.uptime, s.uptime_coverage) = h.uptime(now);
-                s.days = h.day_strip(now.date_naive());
+                s.days = h.day_strip(now);
                 s.latency_24h = h.latency_slots(now);
             }
         }
@@ -521,13 +388,10 @@ impl History {
         error: Option<&str>,
         at: DateTime<Utc>,
     ) -> bool {
-        // `entry` would allocate the slug every check; look it up first.
-        if !self.services.contains_key(slug) {
-            self.services
-                .insert(slug.to_string(), ServiceHistory::default());
-        }
-        let Some(h) = self.services.get_mut(slug) else {
-            return false;
+        // `entry` would allocate the slug every check; look it up first, once when it is there.
+        let h = match self.services.get_mut(slug) {
+            Some(h) => h,
+            None => self.services.entry(slug.to_string()).or_default(),
         };
         if h.last_checked == Some(at) {
             return false;
@@ -535,9 +399,7 @@ impl History {
         // Older than the last one recorded: the clock stepped back. What is dated after `at`
         // cannot be placed any more; dropped, it keeps the order everything below relies on.
         if h.last_checked.is_some_and(|last| at < last) {
-            let (day, start) = (at.date_naive(), bucket_start(at));
-            h.days.retain(|d| d.date <= day);
-            h.fine.retain(|b| b.start <= start);
+            h.truncate_after(at);
             let dropped = self.incidents.len();
             self.incidents.retain(|i| i.service != slug || i.at <= at);
             self.dirty |= dropped != self.incidents.len();
@@ -547,31 +409,7 @@ impl History {
             h.first_checked = Some(h.since().unwrap_or(at));
         }
         self.dirty = true;
-        let day = at.date_naive();
-        match h.days.back_mut() {
-            Some(d) if d.date == day => d.counts.add(status, latency_ms),
-            _ => {
-                let mut counts = Counts::default();
-                counts.add(status, latency_ms);
-                h.days.push_back(Day { date: day, counts });
-            }
-        }
-        while h.days.len() > KEEP_DAYS {
-            h.days.pop_front();
-        }
-        let start = bucket_start(at);
-        match h.fine.back_mut() {
-            Some(b) if b.start == start => b.counts.add(status, latency_ms),
-            _ => {
-                let mut counts = Counts::default();
-                counts.add(status, latency_ms);
-                h.fine.push_back(Bucket { start, counts });
-            }
-        }
-        let oldest = start - (FINE_BUCKETS as i64 - 1) * BUCKET_SECONDS;
-        while h.fine.front().is_some_and(|b| b.start < oldest) || h.fine.len() > FINE_BUCKETS {
-            h.fine.pop_front();
-        }
+        h.add(status, latency_ms, at);
         let from = match h.last_status.replace(status) {
             Some(from) => (from != status).then_some(from),
             // Failing at its very first check is news too: without an incident, a feed
@@ -750,7 +588,8 @@ impl History {
 
     /// Writes the whole history under the next generation, then removes the old journal.
     fn write_whole(&mut self) -> anyhow::Result<()> {
-        let next = self.generation + 1;
+        // Wrapping: a file of generation u64::MAX (by hand) is followed by 0, not a panic.
+        let next = self.generation.wrapping_add(1);
         let len = self.write(next)?;
         let old = journal::path(&self.path, self.generation);
         // The new file holds everything the old journal did; left behind (a crash now), it is
@@ -766,19 +605,6 @@ impl History {
 
     fn write(&self, generation: u64) -> anyhow::Result<u64> {
         use anyhow::Context as _;
-        #[derive(Serialize)]
-        struct Borrowed<'a> {
-            version: u32,
-            generation: u64,
-            services: &'a BTreeMap<String, ServiceHistory>,
-            incidents: &'a VecDeque<Incident>,
-        }
-        let bytes = serde_json::to_vec(&Borrowed {
-            version: VERSION,
-            generation,
-            services: &self.services,
-            incidents: &self.incidents,
-        })?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create directory {}", dir.display()))?;
@@ -786,12 +612,44 @@ impl History {
             .prefix(".history-")
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        tmp.write_all(&bytes)?;
+        // Streamed from the records through a buffer: no copy of the history, no file-sized
+        // allocation.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        format::write(&mut out, generation, &self.services, &self.incidents)?;
+        out.flush()?;
+        drop(out);
+        let len = tmp.as_file().metadata()?.len();
         tmp.as_file().sync_all()?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
         // The rename itself is durable only once the directory is.
         std::fs::File::open(dir)?.sync_all()?;
-        Ok(bytes.len() as u64)
+        Ok(len)
+    }
+
+    /// The integers the services' histories keep resident (see
+    /// [`ServiceHistory::stored_values`]): a fixed number per service, whatever it has seen.
+    pub fn stored_values(&self) -> usize {
+        self.services
+            .values()
+            .map(ServiceHistory::stored_values)
+            .sum()
+    }
+
+    /// Bytes the services' histories hold in memory, slugs and map nodes aside.
+    pub fn resident_bytes(&self) -> usize {
+        self.services
+            .values()
+            .map(ServiceHistory::resident_bytes)
+            .sum()
+    }
+
+    /// How many services have a history.
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
     }
 
     #[cfg(test)]
@@ -800,66 +658,19 @@ impl History {
     }
 }
 
-fn bucket_start(at: DateTime<Utc>) -> i64 {
-    at.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS
-}
-
-/// Sorts a series read from disk by its key, merges entries with the same key, keeps the newest
-/// `keep`, and clears latency figures no check could have measured. Returns how many entries
-/// went and how many latency figures were cleared.
-fn mend_series<T, K: Ord + Copy>(
-    series: &mut VecDeque<T>,
-    key: impl Fn(&T) -> K,
-    counts: impl Fn(&mut T) -> &mut Counts,
-    keep: usize,
-) -> (usize, usize) {
-    let before = series.len();
-    let mut cleared = 0;
-    for item in series.iter_mut() {
-        let c = counts(item);
-        let sane = [c.lat_min, c.lat_sum, c.lat_max]
-            .iter()
-            .all(|v| v.is_finite() && *v >= 0.0)
-            && c.lat_min <= c.lat_max;
-        if !sane || (c.lat_n == 0 && (c.lat_sum != 0.0 || c.lat_max != 0.0)) {
-            (c.lat_n, c.lat_min, c.lat_sum, c.lat_max) = (0, 0.0, 0.0, 0.0);
-            cleared += 1;
-        }
-    }
-    if !series
-        .iter()
-        .zip(series.iter().skip(1))
-        .all(|(a, b)| key(a) < key(b))
-    {
-        let mut sorted: Vec<T> = std::mem::take(series).into();
-        sorted.sort_by_key(&key);
-        for item in sorted {
-            match series.back_mut() {
-                Some(last) if key(last) == key(&item) => {
-                    let mut item = item;
-                    let other = *counts(&mut item);
-                    counts(last).merge(&other);
-                }
-                _ => series.push_back(item),
-            }
-        }
-    }
-    while series.len() > keep {
-        series.pop_front();
-    }
-    (before - series.len(), cleared)
-}
-
-/// Why [`read_within`] read nothing.
+/// Why [`open_within`] opened nothing.
 enum Unread {
     Missing,
     Io(std::io::Error),
     TooBig(u64),
 }
 
-/// The file's bytes, if it has at most `limit` of them. The size is checked before reading, and
-/// the read is bounded too, in case the file grows meanwhile.
-fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
+/// The file and its size, if it has at most `limit` bytes, buffered and bounded to `limit` (and
+/// one byte more, to tell a file that grew meanwhile).
+fn open_within(
+    path: &Path,
+    limit: u64,
+) -> Result<(u64, std::io::BufReader<std::io::Take<std::fs::File>>), Unread> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Unread::Missing,
@@ -869,22 +680,18 @@ fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, Unread> {
     if size > limit {
         return Err(Unread::TooBig(size));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(Unread::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(Unread::TooBig(bytes.len() as u64));
-    }
-    Ok(bytes)
+    let reader = file.take(limit.saturating_add(1));
+    Ok((size, std::io::BufReader::with_capacity(1 << 16, reader)))
 }
 
 /// The largest history file the daemon reads for a config of `services` services: four times
-/// [`max_file_bytes`], which leaves room for services that were configured when the file was
-/// written and have been removed since (their history is dropped after loading), and a floor
-/// of 16 MiB. A file past it did not come from this program.
+/// the largest a file of format version 1 could be (larger than [`max_file_bytes`] of version
+/// 2, so a file left by the version before is read and migrated), which leaves room for
+/// services that were configured when the file was written and have been removed since (their
+/// history is dropped after loading), and a floor of 16 MiB. A file past it did not come from
+/// this program.
 pub fn load_limit(services: usize, longest_slug: usize) -> u64 {
-    let bound = max_file_bytes(services.max(1), longest_slug.max(64));
+    let bound = format::max_file_bytes_v1(services.max(1), longest_slug.max(64));
     (bound.saturating_mul(4) as u64).max(16 << 20)
 }
 
@@ -908,33 +715,9 @@ fn cut(error: &str) -> String {
     }
 }
 
-/// The largest the file can be for `services` configured services, in bytes: every day and
-/// bucket with every count at its widest, and the incident log full of the longest errors.
-/// The test that simulates a year checks the real file against it.
-pub fn max_file_bytes(services: usize, longest_slug: usize) -> usize {
-    // `{"date":"2026-11-24","up":4294967295,…,"lat_max":…}` with every field at its widest:
-    // five u32 counts (10 digits) + lat_n, three f64 (up to 24 characters each), key names.
-    const DAY: usize = 300;
-    const BUCKET: usize = 300;
-    // Two slugs, two statuses, two times, an error of ERROR_CHARS characters (up to 4 bytes each
-    // in UTF-8, up to 6 when JSON-escaped as \uXXXX), key names.
-    const INCIDENT: usize = 250 + ERROR_CHARS * 6;
-    const SERVICE: usize = 200;
-    services * (SERVICE + longest_slug + KEEP_DAYS * DAY + FINE_BUCKETS * BUCKET)
-        + KEEP_INCIDENTS * (INCIDENT + longest_slug)
-        + 100
-}
-
 mod time_opt {
     use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            None => s.serialize_none(),
-        }
-    }
+    use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;

@@ -40,23 +40,30 @@ fn fresh() -> (tempfile::TempDir, History) {
     (dir, h)
 }
 
+/// The records keep what a figure reads: available (up or degraded) and down checks, and the
+/// latencies measured (min and max were never shown, so they are no longer kept).
 #[test]
 fn availability_counts_degraded_as_available_and_ignores_maintenance_and_unknown() {
-    let mut c = Counts::default();
+    let mut c = Day::default();
+    let mut b = Bucket::default();
     assert_eq!(c.availability(), None);
-    c.add(Status::Maintenance, None);
-    c.add(Status::Unknown, None);
+    for (status, latency) in [(Status::Maintenance, None), (Status::Unknown, None)] {
+        c.add(status);
+        b.add(status, latency);
+    }
     assert_eq!(c.availability(), None, "nothing countable yet");
-    c.add(Status::Up, Some(2.0));
-    c.add(Status::Degraded, Some(8.0));
-    c.add(Status::Down, None);
-    c.add(Status::Up, Some(5.0));
+    for (status, latency) in [
+        (Status::Up, Some(2.0)),
+        (Status::Degraded, Some(8.0)),
+        (Status::Down, None),
+        (Status::Up, Some(5.0)),
+    ] {
+        c.add(status);
+        b.add(status, latency.and_then(records::micros));
+    }
     assert_eq!(c.availability(), Some(0.75));
-    assert_eq!(c.checks(), 6);
-    assert_eq!(
-        (c.lat_min, c.lat_max, c.latency_avg()),
-        (2.0, 8.0, Some(5.0))
-    );
+    assert_eq!((c.ok, c.down), (3, 1));
+    assert_eq!((b.ok, b.down, b.lat_n, b.lat_us), (3, 1, 3, 15_000));
 }
 
 #[test]
@@ -94,7 +101,8 @@ fn a_result_is_counted_once_however_many_cycles_show_it() {
     for _ in 0..5 {
         check(&mut h, "web", Status::Up, at);
     }
-    assert_eq!(h.service("web").unwrap().days[0].counts.checks(), 1);
+    let (_, day) = h.service("web").unwrap().days()[0];
+    assert_eq!(day.ok + day.down, 1);
 }
 
 #[test]
@@ -201,12 +209,12 @@ fn a_file_of_another_version_is_not_misread() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join(FILE),
-        b"{\"version\":2,\"services\":{},\"incidents\":[]}",
+        b"{\"version\":3,\"services\":{},\"incidents\":[]}",
     )
     .unwrap();
     let at = t("2026-11-24T10:00:00Z");
     let mut h = History::load(dir.path(), at);
-    assert!(h.errors(at)[0].contains("format version 2"));
+    assert!(h.errors(at)[0].contains("format version 3"));
 }
 
 #[test]
@@ -280,8 +288,8 @@ fn the_file_stays_within_its_bound_after_a_simulated_year() {
     assert!(size <= bound, "{size} > {bound}");
     for slug in &slugs {
         let s = h.service(slug).unwrap();
-        assert_eq!(s.days.len(), KEEP_DAYS);
-        assert_eq!(s.fine.len(), FINE_BUCKETS);
+        assert_eq!(s.days().len(), KEEP_DAYS);
+        assert_eq!(s.buckets().len(), FINE_BUCKETS);
     }
     assert_eq!(h.incidents.len(), KEEP_INCIDENTS);
     assert!(
@@ -299,12 +307,10 @@ fn the_file_stays_within_its_bound_after_a_simulated_year() {
             (a.last_status, a.last_checked),
             (b.last_status, b.last_checked)
         );
-        assert_eq!(a.days.len(), b.days.len());
-        assert_eq!(
-            a.days.back().unwrap().counts.up,
-            b.days.back().unwrap().counts.up
-        );
-        assert_eq!(a.fine.len(), b.fine.len());
+        assert_eq!(a.days().len(), b.days().len());
+        assert_eq!(a.days().last().unwrap().1.ok, b.days().last().unwrap().1.ok);
+        assert_eq!(a.buckets().len(), b.buckets().len());
+        assert_eq!(a, b, "the records read back whole");
     }
 }
 
@@ -352,7 +358,7 @@ fn the_first_check_of_an_old_file_is_inferred_from_its_oldest_data() {
     let stored = h.services.get_mut("web").unwrap();
     stored.first_checked = None;
     assert_eq!(stored.since(), Some(t("2026-11-24T10:00:00Z")));
-    stored.fine.clear();
+    stored.fine = Default::default();
     assert_eq!(stored.since(), Some(t("2026-11-24T00:00:00Z")));
     // The next check records it for good.
     check(&mut h, "web", Status::Up, at + Duration::minutes(1));
@@ -422,10 +428,10 @@ fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
     let s = check(&mut h, "web", Status::Up, now);
     let web = h.service("web").unwrap();
     assert_eq!(web.last_checked, Some(now));
-    assert_eq!(web.days.len(), 1);
-    assert_eq!(web.days[0].date, now.date_naive());
-    assert_eq!(web.days[0].counts.up, 1);
-    assert_eq!(web.fine.len(), 1);
+    assert_eq!(web.days().len(), 1);
+    assert_eq!(web.days()[0].0, now.date_naive());
+    assert_eq!(web.days()[0].1.ok, 1);
+    assert_eq!(web.buckets().len(), 1);
     assert_eq!(s.uptime.day, Some(1.0), "the future's down check is gone");
     assert_eq!(s.uptime.year, Some(1.0));
     assert!(
@@ -435,7 +441,7 @@ fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
     );
     // And counting goes on from there.
     check(&mut h, "web", Status::Up, now + Duration::minutes(1));
-    assert_eq!(h.service("web").unwrap().days[0].counts.up, 2);
+    assert_eq!(h.service("web").unwrap().days()[0].1.ok, 2);
 }
 
 #[test]
@@ -547,23 +553,19 @@ fn a_file_past_the_bounds_is_trimmed_when_read() {
 
     let mut h = History::load(dir.path(), at);
     let web = h.service("web").unwrap();
-    assert_eq!(web.days.len(), KEEP_DAYS);
-    assert!(
-        web.days
-            .iter()
-            .zip(web.days.iter().skip(1))
-            .all(|(a, b)| a.date < b.date)
-    );
-    let last = web.days.back().unwrap();
+    let days = web.days();
+    assert_eq!(days.len(), KEEP_DAYS);
+    assert!(days.iter().zip(days.iter().skip(1)).all(|(a, b)| a.0 < b.0));
+    let last = days.last().unwrap();
     assert_eq!(
-        (last.date, last.counts.up, last.counts.down),
+        (last.0, last.1.ok, last.1.down),
         (day0 + Duration::days(999), 1, 1)
     );
-    assert_eq!(web.fine.len(), FINE_BUCKETS);
+    assert_eq!(web.buckets().len(), FINE_BUCKETS);
     assert!(
-        web.fine
+        web.buckets()
             .iter()
-            .all(|b| b.counts.lat_n == 0 && b.counts.lat_min == 0.0)
+            .all(|(_, b)| b.lat_n == 0 && b.lat_us == 0)
     );
     assert_eq!(h.incidents.len(), KEEP_INCIDENTS);
     assert!(
@@ -626,6 +628,14 @@ mod properties {
                         Just("lat_sum".to_string()),
                         Just("at".to_string()),
                         Just("web".to_string()),
+                        // Version 2's columns.
+                        Just("day".to_string()),
+                        Just("ok".to_string()),
+                        Just("down".to_string()),
+                        Just("bucket".to_string()),
+                        Just("fine_ok".to_string()),
+                        Just("fine_down".to_string()),
+                        Just("lat_us".to_string()),
                     ],
                     inner,
                     0..6
@@ -683,6 +693,33 @@ mod properties {
                     "at": at(incident_at).to_rfc3339(), "duration_seconds": count}]});
             exercise(&serde_json::to_vec(&file).unwrap(), at(now));
         }
+
+        #[test]
+        fn extreme_values_in_a_version_2_file_never_panic(
+            bucket in prop_oneof![any::<i64>(), i64::MAX - 1000..=i64::MAX, i64::MIN..i64::MIN + 1000],
+            day in prop_oneof![1i32..3_652_059, -262_000i32 * 365..262_000 * 365],
+            count in any::<u32>(),
+            us in any::<u64>(),
+            generation in prop_oneof![any::<u64>(), Just(u64::MAX)],
+            days in 0usize..1_000,
+            buckets in 0usize..1_000,
+            // Columns of unequal length.
+            short in 0usize..3,
+            checked in -62_000_000_000i64..253_000_000_000,
+            now in 0i64..8_000_000_000,
+        ) {
+            let date = NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default();
+            let file = serde_json::json!({"version": 2, "generation": generation, "services": {"web": {
+                "last_status": "down",
+                "last_checked": at(checked).to_rfc3339(),
+                "day": date.to_string(),
+                "ok": vec![count; days], "down": vec![count; days.saturating_sub(short)],
+                "bucket": bucket,
+                "fine_ok": vec![count; buckets], "fine_down": vec![count; buckets],
+                "lat_n": vec![count; buckets.saturating_sub(short)], "lat_us": vec![us; buckets]}},
+                "incidents": []});
+            exercise(&serde_json::to_vec(&file).unwrap(), at(now));
+        }
     }
 }
 
@@ -718,7 +755,7 @@ fn a_save_after_one_changed_service_writes_a_line_not_the_year() {
     let file = dir.path().join(FILE);
     let before = stamp(&file);
     assert!(
-        before.1 > 1_000_000,
+        before.1 > 100_000,
         "a year of 100 services: {} bytes",
         before.1
     );
@@ -792,6 +829,358 @@ fn a_file_without_a_generation_loads_and_the_journal_of_another_is_ignored() {
     .unwrap();
     let h = History::load(dir.path(), now);
     let web = h.service("web").unwrap();
-    assert_eq!(web.days[0].counts.up, 4);
-    assert_eq!(web.days[0].counts.down, 0);
+    assert_eq!(web.days()[0].1.ok, 4);
+    assert_eq!(web.days()[0].1.down, 0);
+}
+
+/// What one service's history may keep resident, in integers: two per day record, four per
+/// bucket, the past's figures (the 4 windows' two sums, 89 strip days, the day they are for),
+/// the last 24 hours' (a code per latency slot, two sums, five keys and counts) and a few
+/// scalars. The maps of version 1 held ten values per day and per bucket (a date or start,
+/// five counts, three latency figures): 6,880 after a year, and a struct of f64 each.
+const STORED_VALUES_PER_SERVICE: usize =
+    2 * KEEP_DAYS + 4 * FINE_BUCKETS + (2 * 4 + DAYS) + (LATENCY_SLOTS + 7) + 8;
+
+/// Issue 14: "the history's resident size per service (counted in stored values) is bounded".
+/// A year and more of checks every minute, and a service checked every second for a week: each
+/// keeps the same fixed count, and a few KB.
+#[test]
+fn the_resident_size_per_service_is_bounded_after_a_simulated_year() {
+    let (_dir, mut h) = fresh();
+    let start = t("2025-10-01T00:00:00Z");
+    let statuses = [
+        Status::Up,
+        Status::Down,
+        Status::Degraded,
+        Status::Maintenance,
+    ];
+    // Straight to the records: the journal lines a save would write are not what is measured.
+    for n in 0..(400 * 24 * 60) {
+        let at = start + Duration::minutes(n);
+        h.record_check("minutely", statuses[n as usize % 4], Some(3.5), None, at);
+    }
+    for n in 0..(7 * 86_400) {
+        let at = start + Duration::seconds(n);
+        h.record_check("every-second", Status::Up, Some(0.25), None, at);
+    }
+    let now = start + Duration::days(400);
+    let mut services = [
+        service("minutely", Status::Up, Some(1.0), now),
+        service("every-second", Status::Up, Some(1.0), now),
+    ];
+    h.observe(&mut services, now);
+    for slug in ["minutely", "every-second"] {
+        let s = h.service(slug).unwrap();
+        eprintln!(
+            "{slug}: {} stored values, {} bytes resident",
+            s.stored_values(),
+            s.resident_bytes()
+        );
+        assert!(
+            s.stored_values() <= STORED_VALUES_PER_SERVICE,
+            "{slug}: {} values",
+            s.stored_values()
+        );
+        assert!(
+            s.resident_bytes() <= 12 * 1024,
+            "{slug}: {} bytes",
+            s.resident_bytes()
+        );
+    }
+    assert_eq!(h.service("minutely").unwrap().days().len(), KEEP_DAYS);
+    assert!(h.stored_values() <= 2 * STORED_VALUES_PER_SERVICE);
+}
+
+/// A version 1 file (a JSON object per day and per bucket) loads with the figures it had, and
+/// the next save writes version 2, which loads with the same figures again.
+#[test]
+fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:07:00Z");
+    let day = |d: i64| (now - Duration::days(d)).date_naive().to_string();
+    let bucket = |minutes: i64| (now - Duration::minutes(minutes)).timestamp() / 300 * 300;
+    let file = serde_json::json!({"version": 1, "generation": 0, "services": {"web": {
+        "last_status": "up",
+        "last_checked": "2026-11-24T12:05:00.000Z",
+        "first_checked": "2025-11-01T00:00:00.000Z",
+        "days": [
+            {"date": day(200), "up": 10, "down": 10},
+            {"date": day(60), "up": 70, "degraded": 20, "down": 10, "maintenance": 500},
+            {"date": day(3), "up": 1, "unknown": 4},
+            {"date": day(1), "down": 3, "up": 1, "lat_n": 1, "lat_min": 1.0, "lat_sum": 1.0, "lat_max": 1.0},
+            {"date": day(0), "up": 4, "lat_n": 4, "lat_min": 2.0, "lat_sum": 10.0, "lat_max": 3.0}],
+        "fine": [
+            {"start": bucket(60 * 25), "down": 9},
+            {"start": bucket(60), "up": 2, "lat_n": 2, "lat_min": 2.0, "lat_sum": 5.0, "lat_max": 3.0},
+            {"start": bucket(2), "up": 2, "down": 2, "lat_n": 2, "lat_min": 2.0, "lat_sum": 4.5, "lat_max": 2.5}]}},
+        "incidents": []});
+    std::fs::write(dir.path().join(FILE), serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let figures = |h: &mut History| {
+        let mut s = [service("web", Status::Up, None, now)];
+        s[0].checked_at = None;
+        h.observe(&mut s, now);
+        let [s] = s;
+        (
+            s.uptime,
+            s.uptime_coverage,
+            s.observed_since,
+            s.days,
+            s.latency_24h,
+        )
+    };
+    let mut h = History::load(dir.path(), now);
+    assert!(h.errors(now).is_empty(), "{:?}", h.errors(now));
+    let (uptime, _, since, days, latency) = figures(&mut h);
+    // As version 1 computed them: 24 h from the buckets (the one 25 h ago is out), windows
+    // from the days with degraded as available and maintenance and unknown not counted.
+    assert_eq!(uptime.day, Some(ratio(4.0 / 6.0)));
+    assert_eq!(uptime.week, Some(ratio(6.0 / 9.0)));
+    assert_eq!(uptime.month, Some(ratio(6.0 / 9.0)));
+    assert_eq!(uptime.quarter, Some(ratio(96.0 / 109.0)));
+    assert_eq!(uptime.year, Some(ratio(106.0 / 129.0)));
+    assert_eq!(since, Some(t("2025-11-01T00:00:00Z")));
+    assert_eq!(days[DAYS - 1], Some(1.0));
+    assert_eq!(days[DAYS - 2], Some(0.25));
+    assert_eq!(days[DAYS - 4], Some(1.0));
+    assert_eq!(days[DAYS - 61], Some(0.9));
+    assert_eq!(days.iter().flatten().count(), 4);
+    assert_eq!(
+        latency[LATENCY_SLOTS - 1],
+        Some(2.3),
+        "4.5 ms over 2 checks"
+    );
+    assert_eq!(latency[LATENCY_SLOTS - 5], Some(2.5));
+    assert_eq!(latency.iter().flatten().count(), 2);
+    let before = figures(&mut h);
+
+    // Nothing new: nothing to save. A check later, the save writes the whole file, as version 2.
+    assert!(!h.is_dirty());
+    check(&mut h, "web", Status::Up, now);
+    h.save().unwrap();
+    let bytes = std::fs::read(dir.path().join(FILE)).unwrap();
+    assert!(
+        bytes.starts_with(b"{\"version\":2,"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let mut again = History::load(dir.path(), now);
+    assert!(again.errors(now).is_empty());
+    assert_eq!(again.services, h.services);
+    let mut after = figures(&mut h);
+    assert_eq!(figures(&mut again), after);
+    // The one check added is all that moved.
+    after.0.day = before.0.day;
+    after.4 = before.4.clone();
+    assert_eq!(after.3[..DAYS - 1], before.3[..DAYS - 1]);
+}
+
+/// Issue 14: a whole rewrite of a year of 100 services is the compact form: a few KB per service.
+#[test]
+fn a_year_of_a_service_takes_a_few_kb_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let h = a_year_of(100, dir.path(), now);
+    let size = std::fs::metadata(dir.path().join(FILE)).unwrap().len();
+    eprintln!("a year of 100 services: {size} bytes");
+    assert!(size <= 100 * 4 * 1024, "{size} bytes");
+    assert!(size as usize <= max_file_bytes(100, 6));
+    let back = History::load(dir.path(), now);
+    assert_eq!(back.services, h.services);
+}
+
+mod incremental {
+    //! The figures kept from one cycle to the next against the same figures computed from
+    //! every check recorded, after random sequences of checks that cross midnights, skip days,
+    //! and step the clock back.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every check, kept as a list, with the rules of the records applied the plain way.
+    #[derive(Default)]
+    struct Naive {
+        /// (day, bucket, status, latency in µs)
+        checks: Vec<(i64, i64, Status, Option<u64>)>,
+        /// Which checks each series still holds: the days and buckets are dropped separately.
+        in_days: Vec<bool>,
+        in_fine: Vec<bool>,
+        last: Option<DateTime<Utc>>,
+        first: Option<DateTime<Utc>>,
+    }
+
+    impl Naive {
+        fn record(&mut self, status: Status, latency: Option<u64>, at: DateTime<Utc>) {
+            if self.last == Some(at) {
+                return;
+            }
+            let (day, bucket) = (records::day_key(at), records::bucket_key(at));
+            if self.last.is_some_and(|last| at < last) {
+                for (i, c) in self.checks.iter().enumerate() {
+                    self.in_days[i] &= c.0 <= day;
+                    self.in_fine[i] &= c.1 <= bucket;
+                }
+            }
+            self.last = Some(at);
+            self.first.get_or_insert(at);
+            self.checks.push((day, bucket, status, latency));
+            self.in_days.push(true);
+            self.in_fine.push(true);
+            // The rings keep the newest KEEP_DAYS days and FINE_BUCKETS buckets.
+            let newest_day = self.days().map(|c| c.0).max().unwrap_or(day);
+            let newest_bucket = self.fine().map(|c| c.1).max().unwrap_or(bucket);
+            for (i, c) in self.checks.iter().enumerate() {
+                self.in_days[i] &= c.0 > newest_day - KEEP_DAYS as i64;
+                self.in_fine[i] &= c.1 > newest_bucket - FINE_BUCKETS as i64;
+            }
+        }
+
+        fn days(&self) -> impl Iterator<Item = &(i64, i64, Status, Option<u64>)> {
+            self.checks
+                .iter()
+                .zip(&self.in_days)
+                .filter(|c| *c.1)
+                .map(|c| c.0)
+        }
+
+        fn fine(&self) -> impl Iterator<Item = &(i64, i64, Status, Option<u64>)> {
+            self.checks
+                .iter()
+                .zip(&self.in_fine)
+                .filter(|c| *c.1)
+                .map(|c| c.0)
+        }
+
+        fn availability<'a>(
+            checks: impl Iterator<Item = &'a (i64, i64, Status, Option<u64>)>,
+        ) -> Option<f64> {
+            let (mut ok, mut down) = (0u64, 0u64);
+            for c in checks {
+                match c.2 {
+                    Status::Up | Status::Degraded => ok += 1,
+                    Status::Down => down += 1,
+                    _ => {}
+                }
+            }
+            (ok + down > 0).then(|| ok as f64 / (ok + down) as f64)
+        }
+
+        fn figures(&self, now: DateTime<Utc>) -> (Uptime, Vec<Option<f64>>, Vec<Option<f64>>) {
+            let today = records::day_key(now);
+            let since = now.timestamp() - 86_400;
+            let window = |n: i64| {
+                Self::availability(self.days().filter(|c| c.0 >= today - (n - 1))).map(ratio)
+            };
+            let uptime = Uptime {
+                day: Self::availability(
+                    self.fine()
+                        .filter(|c| c.1 * BUCKET_SECONDS + BUCKET_SECONDS > since),
+                )
+                .map(ratio),
+                week: window(7),
+                month: window(30),
+                quarter: window(90),
+                year: window(365),
+            };
+            let strip = (0..DAYS as i64)
+                .map(|i| {
+                    let day = today - (DAYS as i64 - 1) + i;
+                    Self::availability(self.days().filter(|c| c.0 == day))
+                        .map(|r| (r * 10_000.0).round() / 10_000.0)
+                })
+                .collect();
+            let slot = 86_400 / LATENCY_SLOTS as i64;
+            let first = now.timestamp().div_euclid(slot) - (LATENCY_SLOTS as i64 - 1);
+            let latency = (0..LATENCY_SLOTS as i64)
+                .map(|i| {
+                    let (mut n, mut us) = (0u64, 0u64);
+                    for c in self.fine() {
+                        if (c.1 * BUCKET_SECONDS).div_euclid(slot) - first == i
+                            && let Some(l) = c.3
+                        {
+                            n += 1;
+                            us += l;
+                        }
+                    }
+                    (n > 0).then(|| (us as f64 / n as f64 / 1000.0 * 10.0).round() / 10.0)
+                })
+                .collect();
+            (uptime, strip, latency)
+        }
+    }
+
+    fn step() -> impl Strategy<Value = (i64, u8, Option<u32>, i64)> {
+        (
+            prop_oneof![
+                6 => 1i64..900,
+                3 => 900i64..3 * 86_400,
+                1 => -2 * 86_400i64..0,
+                1 => 30 * 86_400i64..500 * 86_400,
+            ],
+            0u8..5,
+            prop::option::of(0u32..5_000_000),
+            // How long after the check the cycle looks: at once, a little later, with the
+            // check at the edge of the 24 hours, or much later.
+            prop_oneof![
+                Just(0i64),
+                0i64..1_800,
+                86_400 - 900i64..86_400 + 900,
+                0i64..2 * 86_400
+            ],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_kept_figures_equal_a_computation_from_every_check(
+            steps in prop::collection::vec(step(), 1..80),
+        ) {
+            let (_dir, mut h) = fresh();
+            let mut naive = Naive::default();
+            let statuses = [Status::Up, Status::Degraded, Status::Down, Status::Maintenance, Status::Unknown];
+            let mut at = t("2026-03-01T22:00:00Z");
+            for (delta, status, latency_us, look) in steps {
+                at += Duration::seconds(delta);
+                let status = statuses[usize::from(status)];
+                let latency = latency_us.map(|us| f64::from(us) / 1000.0);
+                naive.record(status, latency_us.map(u64::from), at);
+                let mut s = [service("web", status, latency, at)];
+                let now = at + Duration::seconds(look);
+                h.observe(&mut s, now);
+                let [s] = s;
+                let (uptime, strip, slots) = naive.figures(now);
+                prop_assert_eq!(s.uptime, uptime);
+                prop_assert_eq!(s.days, strip);
+                prop_assert_eq!(s.latency_24h, slots);
+                prop_assert_eq!(s.observed_since, naive.first);
+            }
+        }
+    }
+}
+
+/// A kill in the middle of a whole rewrite (the stream to the temporary file cut short, no
+/// rename) leaves the file and journal of the last save, which load back whole.
+#[test]
+fn a_kill_during_a_whole_rewrite_loses_nothing_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let mut h = a_year_of(3, dir.path(), now);
+    check(&mut h, "svc-1", Status::Down, now + Duration::seconds(30));
+    h.save().unwrap();
+    let saved = (h.services.clone(), h.incidents.clone());
+    // What the rewrite had streamed when the kill came: half of the next file.
+    let mut next = Vec::new();
+    format::write(
+        &mut next,
+        h.generation.wrapping_add(1),
+        &h.services,
+        &h.incidents,
+    )
+    .unwrap();
+    next.truncate(next.len() / 2);
+    std::fs::write(dir.path().join(".history-Ab12Cd"), &next).unwrap();
+    drop(h);
+    let back = History::load(dir.path(), now + Duration::minutes(1));
+    assert_eq!((back.services, back.incidents), saved);
 }

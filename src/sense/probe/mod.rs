@@ -118,15 +118,41 @@ struct Slot {
 /// whether the probe was handed a kept one.
 type Done = (usize, Outcome, Option<client::Conn>, bool);
 
+/// What starting a probe takes; cloned into the task that starts a cycle's probes.
+#[derive(Clone)]
+struct Launcher {
+    services: Arc<Vec<ServiceConfig>>,
+    client: client::Client,
+    tx: mpsc::UnboundedSender<Done>,
+    /// One permit per probe that may hold a socket at once.
+    turns: Arc<Semaphore>,
+}
+
+impl Launcher {
+    /// Waits for a turn, then runs the probe of service `i` on a task of its own.
+    async fn launch(&self, i: usize, conn: Option<client::Conn>) {
+        // The semaphore is never closed; without a permit the probe still runs.
+        let turn = Arc::clone(&self.turns).acquire_owned().await.ok();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let had = conn.is_some();
+            let (outcome, conn) = probe(&this.client, &this.services[i], conn).await;
+            drop(turn);
+            // The receiver lives as long as the prober; if it is gone we are shutting down.
+            let _ = this.tx.send((i, outcome, conn, had));
+        });
+    }
+}
+
 /// Runs the probes of a fixed list of services and keeps each one's latest outcome.
 pub struct Prober {
     services: Arc<Vec<ServiceConfig>>,
-    client: client::Client,
     slots: Vec<Slot>,
-    tx: mpsc::UnboundedSender<Done>,
     rx: mpsc::UnboundedReceiver<Done>,
-    /// One permit per probe that may hold a socket at once.
-    turns: Arc<Semaphore>,
+    launcher: Launcher,
+    /// The tasks starting the probes of recent cycles; stopped with the prober, so a reload's
+    /// new prober does not run beside the old one's schedule.
+    schedulers: Vec<tokio::task::JoinHandle<()>>,
     /// Kept-alive connections, at most: more are closed after their probe.
     pool: usize,
     /// Kept-alive connections that exist: in a slot, or handed to a probe in flight.
@@ -154,13 +180,18 @@ impl Prober {
                 conn: None,
             })
             .collect();
+        let services = Arc::new(services);
         Prober {
-            services: Arc::new(services),
-            client: client::Client::new(),
+            launcher: Launcher {
+                services: Arc::clone(&services),
+                client: client::Client::new(),
+                tx,
+                turns: Arc::new(Semaphore::new(in_flight.max(1))),
+            },
+            services,
             slots,
-            tx,
             rx,
-            turns: Arc::new(Semaphore::new(in_flight.max(1))),
+            schedulers: Vec::new(),
             pool,
             kept: 0,
             cycles: 0,
@@ -192,19 +223,36 @@ impl Prober {
         let now = Instant::now();
         let interval = deadline.saturating_duration_since(now);
         let n = self.services.len();
-        let mut pending = 0usize;
+        let (mut first, mut later) = (Vec::new(), Vec::new());
         for i in 0..n {
-            if self.slots[i].in_flight {
+            let slot = &mut self.slots[i];
+            if slot.in_flight {
                 continue;
             }
-            let at = if self.slots[i].last.is_none() {
-                pending += 1;
-                self.slots[i].waited_by = Some(self.cycles);
-                None
+            slot.in_flight = true;
+            let conn = slot.conn.take();
+            if slot.last.is_none() {
+                slot.waited_by = Some(self.cycles);
+                first.push((i, conn));
             } else {
-                Some(now + Prober::offset(i, n, interval))
-            };
-            self.start(i, at);
+                later.push((i, conn));
+            }
+        }
+        let mut pending = first.len();
+        if !first.is_empty() || !later.is_empty() {
+            // One task starts them all, each when its moment and a turn have come: so only
+            // the probes in flight are tasks (a few KB each), not every service's.
+            let launcher = self.launcher.clone();
+            self.schedulers.retain(|h| !h.is_finished());
+            self.schedulers.push(tokio::spawn(async move {
+                for (i, conn) in first {
+                    launcher.launch(i, conn).await;
+                }
+                for (i, conn) in later {
+                    tokio::time::sleep_until(now + Prober::offset(i, n, interval)).await;
+                    launcher.launch(i, conn).await;
+                }
+            }));
         }
         while pending > 0 {
             tokio::select! {
@@ -227,28 +275,6 @@ impl Prober {
         // `i < n`, so the product fits a u128 and the result is below `spread`.
         let nanos = spread.as_nanos() * i as u128 / n.max(1) as u128;
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-    }
-
-    /// Starts the probe of service `i`, at `at` or now.
-    fn start(&mut self, i: usize, at: Option<Instant>) {
-        self.slots[i].in_flight = true;
-        let services = Arc::clone(&self.services);
-        let client = self.client.clone();
-        let tx = self.tx.clone();
-        let conn = self.slots[i].conn.take();
-        let turns = Arc::clone(&self.turns);
-        tokio::spawn(async move {
-            if let Some(at) = at {
-                tokio::time::sleep_until(at).await;
-            }
-            // The semaphore is never closed; without a permit the probe still runs.
-            let turn = turns.acquire_owned().await.ok();
-            let had = conn.is_some();
-            let (outcome, conn) = probe(&client, &services[i], conn).await;
-            drop(turn);
-            // The receiver lives as long as the prober; if it is gone we are shutting down.
-            let _ = tx.send((i, outcome, conn, had));
-        });
     }
 
     fn store(&mut self, (i, outcome, conn, had): Done) {
@@ -279,6 +305,14 @@ impl Prober {
             .iter()
             .zip(&self.slots)
             .map(|(s, slot)| (s, slot.last.as_ref()))
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        for scheduler in &self.schedulers {
+            scheduler.abort();
+        }
     }
 }
 
