@@ -14,8 +14,8 @@
 //! **Never two at once, nothing lost.** While a job runs no other starts: a cycle that finds one
 //! running skips its per-service files. Skipping loses nothing, because every job compares with
 //! what was really written last, not with the cycle before: a page is rendered when its key
-//! differs from the one it was written from (`output::site::services::key`), a badge when its
-//! bytes differ, the services' feeds when the incidents key differs from the one they were
+//! differs from the one it was written from (`output::site::services::key`), a badge when what
+//! it says differs (`output::badges::Kept`) and then its bytes, the services' feeds when the incidents key differs from the one they were
 //! written from ([`State`]).
 //!
 //! **Failures.** What a job could not write is reported by the cycle that collects the job: in
@@ -44,6 +44,8 @@ struct State {
     /// The incidents key (`output::site::incidents::key`) the services' feeds were last
     /// written from.
     feeds_key: Option<String>,
+    /// What each service's badges were last written from.
+    badges: crate::output::badges::Kept,
 }
 
 /// The per-service files of one snapshot, and where they go.
@@ -173,6 +175,7 @@ fn run(job: &Job, mut state: State, afresh: bool) -> (State, Vec<String>) {
     let before = failures.len();
     failures.extend(crate::output::write_per_service(
         &job.publisher,
+        &state.badges,
         &job.out_dir,
         &job.site_info,
         snapshot,

@@ -9,7 +9,7 @@ use crate::alert::Alerts;
 use crate::config::Config;
 use crate::daemon::backlog::{self, Backlog, Job};
 use crate::history::History;
-use crate::output::site::{self, Site, SiteInfo};
+use crate::output::site::{Site, SiteInfo};
 use crate::publish::Publisher;
 use crate::publish::hook::Hook;
 use crate::sense::host::HostSampler;
@@ -77,6 +77,9 @@ pub struct Generator {
     pages_key: Option<String>,
     /// The files per service (pages, badges, feeds), written beside the loop.
     backlog: Backlog,
+    /// What the outputs keep from cycle to cycle: the settled parts of `status.json` (each
+    /// service's past days and quarter hours; `output::Kept`).
+    kept: Arc<crate::output::Kept>,
     /// A one-shot `build`: each cycle waits for all its files, so the hook and the exit status
     /// see them.
     one_shot: bool,
@@ -114,6 +117,7 @@ impl Generator {
             written: Arc::new(load_written(&config)),
             pages_key: None,
             backlog: Backlog::default(),
+            kept: Arc::default(),
             one_shot: false,
             config,
         }
@@ -179,6 +183,7 @@ impl Generator {
         let publisher = Arc::clone(&self.publisher);
         let written = Arc::clone(&self.written);
         let pages_key = self.pages_key.clone();
+        let kept = Arc::clone(&self.kept);
         // What the last job of per-service files could not write, in this snapshot's errors.
         self.backlog.collect(std::time::Duration::ZERO).await;
         let backlog_failures = self.backlog.take_failures();
@@ -234,6 +239,7 @@ impl Generator {
                     generation: written.generation,
                     automatic: &|s: &Snapshot| history.all_incidents(&s.services, s.generated_at),
                     pages_key: &mut pages_key,
+                    kept: &kept,
                 },
                 &mut snapshot,
             );
@@ -394,6 +400,7 @@ impl Generator {
             .as_ref()
             .map(|h| h.all_incidents(&snapshot.services, snapshot.generated_at))
             .unwrap_or_else(|| snapshot.incidents.clone());
+        let kept = Arc::clone(&self.kept);
         let task = tokio::task::spawn_blocking(move || {
             let published = write_outputs(
                 &publisher,
@@ -407,6 +414,7 @@ impl Generator {
                     generation: written.generation,
                     automatic: &|_: &Snapshot| automatic.clone(),
                     pages_key: &mut pages_key,
+                    kept: &kept,
                 },
                 &mut snapshot,
             )
@@ -676,6 +684,7 @@ fn write_outputs(
         generation,
         automatic,
         pages_key,
+        kept,
     } = extras;
     let mut first: Option<String> = None;
     // The incident pages and the services' feeds: only when what they show changed (or
@@ -689,13 +698,13 @@ fn write_outputs(
     };
     // Problems first, so the page rendered below shows them. After a broken edit the last
     // templates that compiled go on rendering; with none yet, the pages on disk stay as they are.
-    let kept = if site.is_some() {
+    let stays = if site.is_some() {
         "the last good templates stay in use"
     } else {
         "the last good page stays"
     };
     for p in template_problems {
-        fail(snapshot, format!("template: {p}; {kept}"));
+        fail(snapshot, format!("template: {p}; {stays}"));
     }
     match site {
         None => {}
@@ -743,15 +752,15 @@ fn write_outputs(
             }
         }
     }
-    // feed.xml, badges and metrics; the first cycle also removes badges of removed services.
+    // feed.xml and metrics (the first publish also removes a metrics.gz of an earlier version).
     let before = snapshot.errors.len();
-    if !crate::output::write(publisher, out_dir, site_info, snapshot) {
+    if !crate::output::write(publisher, out_dir, site_info, snapshot, with_assets) {
         let theirs = snapshot.errors.get(before).cloned();
         first = first
             .or(theirs)
             .or_else(|| Some("an output could not be written".into()));
     }
-    let json = site::json(snapshot);
+    let json = kept.status_json.render(snapshot);
     // Written only when its bytes change, like every other output: a re-render of the same
     // snapshot (a template edit) then rewrites no file at all.
     if let Err(e) = publisher
@@ -784,6 +793,8 @@ struct Extras<'a> {
     /// What the incident pages and the services' feeds were last written from; they are
     /// written when it differs, and it is updated after a clean publish.
     pages_key: &'a mut Option<String>,
+    /// What the outputs keep from cycle to cycle.
+    kept: &'a crate::output::Kept,
 }
 
 /// `history.html` and each `incidents/<slug>.html`, and the pages of incidents whose files are

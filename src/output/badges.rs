@@ -18,13 +18,96 @@ use std::path::Path;
 
 /// The files for every service: (name under out_dir, bytes).
 pub fn files(snapshot: &Snapshot) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
-    snapshot.services.iter().flat_map(|s| {
-        let badge = Badge::of(s);
-        [
-            (format!("badges/{}.svg", s.slug), badge.svg().into_bytes()),
-            (format!("badges/{}.json", s.slug), badge.json().into_bytes()),
-        ]
-    })
+    snapshot.services.iter().flat_map(service_files)
+}
+
+/// A service's two badge files: (name under out_dir, bytes).
+pub type Files = [(String, Vec<u8>); 2];
+
+/// One service's two files.
+fn service_files(s: &Service) -> Files {
+    let badge = Badge::of(s);
+    [
+        (format!("badges/{}.svg", s.slug), badge.svg().into_bytes()),
+        (format!("badges/{}.json", s.slug), badge.json().into_bytes()),
+    ]
+}
+
+/// What a service's badges are made of, as a number: equal keys make equal files. The name,
+/// the status, the 24-hour availability as shown (hundredths, rounded down) and, while the day
+/// is watched only in part, the minute watching began.
+fn key(s: &Service) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&s.slug, &s.name, s.status.as_str()).hash(&mut h);
+    s.uptime
+        .day
+        .map(|r| (r.clamp(0.0, 1.0) * 10_000.0 + 1e-6).floor() as u64)
+        .hash(&mut h);
+    s.observed_since
+        .filter(|_| s.uptime.day.is_some() && s.uptime_coverage.day < 1.0)
+        .map(|t| t.timestamp().div_euclid(60))
+        .hash(&mut h);
+    h.finish()
+}
+
+/// The badges written before, by slug: the key they were made from and when. At 1,000
+/// services, making 2,000 badges a cycle to find them unchanged cost more than all the rest of
+/// this module's work.
+#[derive(Default)]
+pub struct Kept {
+    known: std::sync::Mutex<Known>,
+}
+
+/// The directory the badges were written into, and each one's key and when.
+#[derive(Default)]
+struct Known {
+    dir: std::path::PathBuf,
+    badges: std::collections::HashMap<String, (u64, std::time::Instant)>,
+}
+
+/// How long a badge's key is trusted before its files are made and compared again (so a file
+/// removed by hand comes back, as for every published file: `publish::RECHECK`).
+const TRUST: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Kept {
+    /// The files of the services whose badges may have changed since they were last handed
+    /// out: their key differs, or it was trusted for [`TRUST`]. `written` tells, for each slug
+    /// handed out, whether its files were written (a failure is tried again next cycle).
+    pub fn due<'a>(
+        &self,
+        snapshot: &'a Snapshot,
+        out_dir: &Path,
+    ) -> Vec<(&'a Service, u64, Files)> {
+        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        // Another out_dir (a reload): nothing is written there yet.
+        if guard.dir != out_dir {
+            guard.dir = out_dir.to_path_buf();
+            guard.badges.clear();
+        }
+        let known = &mut guard.badges;
+        let slugs = snapshot.slugs();
+        known.retain(|slug, _| slugs.contains(slug.as_str()));
+        snapshot
+            .services
+            .iter()
+            .filter_map(|s| {
+                let k = key(s);
+                let fresh = known
+                    .get(&s.slug)
+                    .is_some_and(|(old, at)| *old == k && at.elapsed() < TRUST);
+                (!fresh).then(|| (s, k, service_files(s)))
+            })
+            .collect()
+    }
+
+    /// Remembers that `slug`'s badges, made from `key`, are on disk.
+    pub fn written(&self, slug: &str, key: u64) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .badges
+            .insert(slug.to_string(), (key, std::time::Instant::now()));
+    }
 }
 
 /// Removes the badges (and their sidecars) of services that are no longer configured, so a
@@ -220,6 +303,51 @@ fn advance(c: char) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Badges are made again only when what they say changes; then, exactly when their bytes
+    /// would differ.
+    #[test]
+    fn a_badge_is_made_again_only_when_what_it_says_changes() {
+        let mut snapshot = crate::snapshot::example();
+        let kept = Kept::default();
+        let first = kept.due(&snapshot, Path::new("/out"));
+        assert_eq!(first.len(), snapshot.services.len());
+        for (s, k, _) in &first {
+            kept.written(&s.slug, *k);
+        }
+        // A new check: new latency and time, the same figures.
+        for s in &mut snapshot.services {
+            s.latency_ms = Some(99.9);
+            s.checked_at = s.checked_at.map(|t| t + chrono::Duration::seconds(5));
+            s.uptime_coverage.week = 0.5;
+        }
+        assert!(kept.due(&snapshot, Path::new("/out")).is_empty());
+        let changes: [&dyn Fn(&mut Service); 3] =
+            [&|s| s.status = Status::Down, &|s| s.name.push('!'), &|s| {
+                s.uptime.day = Some(s.uptime.day.unwrap_or(1.0) - 0.01)
+            }];
+        for change in changes {
+            let before: Vec<_> = files(&snapshot).collect();
+            change(&mut snapshot.services[0]);
+            let due = kept.due(&snapshot, Path::new("/out"));
+            assert_eq!(due.len(), 1);
+            assert_eq!(due[0].0.slug, snapshot.services[0].slug);
+            assert_ne!(due[0].2[0].1, before[0].1, "the svg changes");
+            kept.written(&due[0].0.slug, due[0].1);
+        }
+        // Not written (a failure): due again next cycle.
+        let s1 = &mut snapshot.services[1];
+        s1.status = if s1.status == Status::Maintenance {
+            Status::Up
+        } else {
+            Status::Maintenance
+        };
+        assert_eq!(kept.due(&snapshot, Path::new("/out")).len(), 1);
+        assert_eq!(kept.due(&snapshot, Path::new("/out")).len(), 1);
+        // Another out_dir (a reload): every badge is made for it.
+        let n = snapshot.services.len();
+        assert_eq!(kept.due(&snapshot, Path::new("/elsewhere")).len(), n);
+    }
 
     fn badge_files() -> Vec<(String, String)> {
         files(&crate::snapshot::example())

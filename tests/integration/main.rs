@@ -40,6 +40,8 @@ mod restarts;
 
 // Budgets across stages (issue 14): descriptors, rewrites, sizes.
 mod lean;
+// What a cycle renders again and what it keeps (issue 14).
+mod render;
 
 // Shipping: scripts/, the Debian package, the local Caddy trial.
 mod deploy;

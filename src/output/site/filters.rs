@@ -35,7 +35,7 @@ pub const PAGE_DETAIL_CHARS: usize = 120;
 /// services), as a collapsed `<details>` list. Escaped here (the markup is marked safe), URLs
 /// redacted, each value cut to [`PAGE_DETAIL_CHARS`], at most [`PAGE_DETAILS`] of them, nested
 /// values as compact JSON. Nothing for no details.
-fn details(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+pub(super) fn details(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
         return Ok(Value::String(String::new()));
     };

@@ -16,6 +16,8 @@ pub struct Site {
     files: SiteFiles,
     /// The pages written every cycle: the built-in ones, then the custom ones.
     outputs: Vec<Output>,
+    /// Each service's charts on the status page as last rendered with these templates.
+    fragments: super::fragments::Fragments,
 }
 
 /// A page written every cycle.
@@ -93,6 +95,7 @@ impl Site {
             assets,
             files,
             outputs,
+            fragments: Default::default(),
         })
     }
 
@@ -102,7 +105,12 @@ impl Site {
 
     /// The context every page of this site is rendered with.
     pub fn context(&self, snapshot: &Snapshot, info: &SiteInfo) -> tera::Result<tera::Context> {
-        super::context(snapshot, info, &self.files)
+        super::context(snapshot, info, &self.files, &self.fragments)
+    }
+
+    /// The cache of the status page's per-service charts (how many were rendered, for tests).
+    pub fn fragments(&self) -> &super::fragments::Fragments {
+        &self.fragments
     }
 
     /// What templates see in `site` from the templates themselves.

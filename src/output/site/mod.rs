@@ -9,6 +9,7 @@
 
 mod charts;
 pub mod filters;
+pub mod fragments;
 pub mod incidents;
 mod load;
 pub mod services;
@@ -107,9 +108,22 @@ struct SiteView<'a> {
     files: &'a SiteFiles,
 }
 
-/// The context every page is rendered with.
-pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera::Result<Context> {
+/// The context every page is rendered with. `fragments` keeps each service's charts from one
+/// cycle to the next (see [`fragments`]); the page takes them as `fragments[s.slug]`, while it
+/// lists services in full (below [`services::COMPACT_FROM`]; an empty map past it).
+pub fn context(
+    snapshot: &Snapshot,
+    info: &SiteInfo,
+    files: &SiteFiles,
+    fragments: &fragments::Fragments,
+) -> tera::Result<Context> {
     let mut ctx = Context::from_serialize(snapshot)?;
+    let compact = snapshot.services.len() >= services::COMPACT_FROM;
+    if compact {
+        ctx.insert("fragments", &serde_json::Map::new());
+    } else {
+        ctx.insert("fragments", &fragments.for_page(snapshot)?);
+    }
     ctx.insert("site", &SiteView { info, files });
     // The page shows a configured disk that is not mounted in the disks card, once; its line in
     // `errors` (kept there for status.json and the errors metric) would repeat it as a problem.
@@ -130,10 +144,7 @@ pub fn context(snapshot: &Snapshot, info: &SiteInfo, files: &SiteFiles) -> tera:
     ctx.insert("root", "");
     ctx.insert("groups", &groups(&snapshot.services));
     // Past so many services the status page lists each in a line and links to its page.
-    ctx.insert(
-        "compact",
-        &(snapshot.services.len() >= services::COMPACT_FROM),
-    );
+    ctx.insert("compact", &compact);
     Ok(ctx)
 }
 

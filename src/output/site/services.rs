@@ -46,15 +46,14 @@ pub fn key(snapshot: &Snapshot, s: &Service, generation: u64) -> u64 {
         &s.slug,
         &s.name,
         &s.group,
-        format!("{:?}", s.kind),
+        std::mem::discriminant(&s.kind),
         s.status.as_str(),
     )
         .hash(&mut h);
     s.error.hash(&mut h);
     s.observed_since.map(|t| t.timestamp()).hash(&mut h);
-    serde_json::to_string(&s.details)
-        .unwrap_or_default()
-        .hash(&mut h);
+    // Hashed as it is: serialising it first cost an allocation per service per cycle.
+    s.details.hash(&mut h);
     let hundredths = |r: Option<f64>| r.map(|r| (r * 10_000.0 + 1e-6) as u32);
     let u = &s.uptime;
     [u.day, u.week, u.month, u.quarter, u.year]

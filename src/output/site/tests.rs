@@ -35,7 +35,7 @@ fn render(name: &str, snapshot: &Snapshot) -> String {
     page(
         &tera,
         name,
-        &context(snapshot, &site_info(), &files()).unwrap(),
+        &context(snapshot, &site_info(), &files(), &Default::default()).unwrap(),
     )
     .unwrap()
 }
@@ -459,7 +459,13 @@ fn an_unconfigured_task_page_says_what_to_set_instead_of_a_form() {
     let html = page(
         &tera,
         "tasks.html",
-        &context(&crate::snapshot::example(), &info, &files()).unwrap(),
+        &context(
+            &crate::snapshot::example(),
+            &info,
+            &files(),
+            &Default::default(),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert!(
