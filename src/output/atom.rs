@@ -68,12 +68,16 @@ fn render(snapshot: &Snapshot, site: &SiteInfo, only: Option<&Service>) -> Strin
         .filter(|w| only.is_none_or(|s| w.services.contains(&s.slug)))
         .collect();
     let now = snapshot.generated_at;
-    let watched_since = snapshot
-        .services
-        .iter()
-        .filter(|s| concerns(&s.slug))
-        .filter_map(|s| s.observed_since)
-        .min();
+    // A service's own feed looks at that service only: a scan of every service for each of
+    // thousands of feeds made writing them quadratic (a sixth of a cycle at 5,000 services).
+    let watched_since = match only {
+        Some(s) => s.observed_since,
+        None => snapshot
+            .services
+            .iter()
+            .filter_map(|s| s.observed_since)
+            .min(),
+    };
     let updated = incidents
         .iter()
         .map(|i| incident_updated(i))
