@@ -69,6 +69,17 @@ struct Load {
 
 impl Peer {
     pub fn start(behaviour: Behaviour) -> Peer {
+        Peer::start_with(behaviour, false)
+    }
+
+    /// A peer that answers `200 {"status":"ok"}` and keeps each connection open for the next
+    /// request (HTTP/1.1 keep-alive), as most real services do: a prober may keep them, and
+    /// must bound how many it does.
+    pub fn keep_alive() -> Peer {
+        Peer::start_with(Behaviour::ok(), true)
+    }
+
+    fn start_with(behaviour: Behaviour, keep_alive: bool) -> Peer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let behaviour = Arc::new(Mutex::new(behaviour));
@@ -78,7 +89,7 @@ impl Peer {
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
                 let (b, h, l) = (Arc::clone(&b), Arc::clone(&h), Arc::clone(&l));
-                std::thread::spawn(move || serve(stream, &b, &h, &l));
+                std::thread::spawn(move || serve(stream, &b, &h, &l, keep_alive));
             }
         });
         Peer {
@@ -119,7 +130,28 @@ pub fn closed_port() -> SocketAddr {
         .unwrap()
 }
 
-fn serve(mut stream: TcpStream, behaviour: &Mutex<Behaviour>, hits: &AtomicUsize, load: &Load) {
+fn serve(
+    mut stream: TcpStream,
+    behaviour: &Mutex<Behaviour>,
+    hits: &AtomicUsize,
+    load: &Load,
+    keep_alive: bool,
+) {
+    if keep_alive {
+        // One request after another on the same connection, until the client closes it.
+        while super::read_head(&mut stream).is_some() {
+            hits.fetch_add(1, Ordering::SeqCst);
+            let body = r#"{"status":"ok"}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if stream.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+        }
+        return;
+    }
     if super::read_head(&mut stream).is_none() {
         return;
     }

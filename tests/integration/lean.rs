@@ -353,3 +353,50 @@ fn the_status_page_is_published_before_the_files_of_thousands_of_services_which_
     // The first publish is still the first one: nothing was written twice to get there.
     assert_eq!(mtime(&status), published);
 }
+
+#[test]
+fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
+    // Peers that keep connections open, so every probe could keep one; under a limit of 1024
+    // the pool is 64. Spread probes are collected by the next cycle: a connection on its way
+    // back must already count, or the descriptors follow the number of services again.
+    let peers: Vec<Peer> = (0..3).map(|_| Peer::keep_alive()).collect();
+    let n = 400;
+    let site = Site::new(&many_services(n, &peers, "2s"));
+    let mut cmd = Command::new("prlimit");
+    cmd.args([
+        "--nofile=1024:1024",
+        "--",
+        crate::common::BIN,
+        "run",
+        "--config",
+    ])
+    .arg(site.config())
+    .current_dir(site.dir.path())
+    .env("RUST_LOG", "info")
+    .env_remove("PORT")
+    .env_remove("SYMBIONT_URL");
+    let daemon = site.start_with(cmd);
+    let pid = daemon.child.id();
+    wait_until("every service up", Duration::from_secs(120), || {
+        std::fs::read(site.out().join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|s| {
+                s["services"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == n && a.iter().all(|s| s["status"] == "up"))
+            })
+    });
+    // Three more rounds of every service, sampled throughout.
+    let first = peers.iter().map(Peer::hits).sum::<usize>();
+    let mut most = 0;
+    wait_until("three more rounds", Duration::from_secs(120), || {
+        most = most.max(open_fds(pid));
+        peers.iter().map(Peer::hits).sum::<usize>() >= first + 3 * n
+    });
+    // 64 kept alive + 32 in flight + the process's own.
+    assert!(
+        most < 200,
+        "{most} descriptors open with {n} services on keep-alive peers"
+    );
+}

@@ -45,6 +45,7 @@ use crate::snapshot::{Status, millis};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
@@ -114,9 +115,9 @@ struct Slot {
     conn: Option<client::Conn>,
 }
 
-/// A probe's end: the service's index, its outcome, the connection to keep (if it can be), and
-/// whether the probe was handed a kept one.
-type Done = (usize, Outcome, Option<client::Conn>, bool);
+/// A probe's end: the service's index, its outcome, and the connection to keep, already
+/// counted in the pool (see [`Launcher::keep`]).
+type Done = (usize, Outcome, Option<client::Conn>);
 
 /// What starting a probe takes; cloned into the task that starts a cycle's probes.
 #[derive(Clone)]
@@ -126,6 +127,10 @@ struct Launcher {
     tx: mpsc::UnboundedSender<Done>,
     /// One permit per probe that may hold a socket at once.
     turns: Arc<Semaphore>,
+    /// Kept-alive connections that exist: in a slot, with a probe in flight, or on their way
+    /// back to the prober. At most `pool`.
+    kept: Arc<AtomicUsize>,
+    pool: usize,
 }
 
 impl Launcher {
@@ -137,10 +142,28 @@ impl Launcher {
         tokio::spawn(async move {
             let had = conn.is_some();
             let (outcome, conn) = probe(&this.client, &this.services[i], conn).await;
+            let conn = this.keep(conn, had);
             drop(turn);
             // The receiver lives as long as the prober; if it is gone we are shutting down.
-            let _ = this.tx.send((i, outcome, conn, had));
+            let _ = this.tx.send((i, outcome, conn));
         });
+    }
+
+    /// The connection a probe ended with, if the pool has room for it; closed here otherwise.
+    /// Decided as the probe ends, not when the prober collects it: spread probes are
+    /// collected by the next cycle, and a connection waiting for that must already count (it
+    /// did not: with keep-alive peers the descriptors grew with the number of services again).
+    fn keep(&self, conn: Option<client::Conn>, had: bool) -> Option<client::Conn> {
+        if had {
+            self.kept.fetch_sub(1, Ordering::SeqCst);
+        }
+        let conn = conn?;
+        self.kept
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| {
+                (k < self.pool).then_some(k + 1)
+            })
+            .ok()
+            .map(|_| conn)
     }
 }
 
@@ -153,10 +176,6 @@ pub struct Prober {
     /// The tasks starting the probes of recent cycles; stopped with the prober, so a reload's
     /// new prober does not run beside the old one's schedule.
     schedulers: Vec<tokio::task::JoinHandle<()>>,
-    /// Kept-alive connections, at most: more are closed after their probe.
-    pool: usize,
-    /// Kept-alive connections that exist: in a slot, or handed to a probe in flight.
-    kept: usize,
     /// Cycles begun.
     cycles: u64,
 }
@@ -187,13 +206,13 @@ impl Prober {
                 client: client::Client::new(),
                 tx,
                 turns: Arc::new(Semaphore::new(in_flight.max(1))),
+                kept: Arc::default(),
+                pool,
             },
             services,
             slots,
             rx,
             schedulers: Vec::new(),
-            pool,
-            kept: 0,
             cycles: 0,
         }
     }
@@ -277,16 +296,7 @@ impl Prober {
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
-    fn store(&mut self, (i, outcome, conn, had): Done) {
-        if had {
-            self.kept -= 1;
-        }
-        // Past the pool's size the connection is closed: one more socket per service would
-        // make the descriptors follow the number of services again.
-        let conn = conn.filter(|_| self.kept < self.pool);
-        if conn.is_some() {
-            self.kept += 1;
-        }
+    fn store(&mut self, (i, outcome, conn): Done) {
         let slot = &mut self.slots[i];
         slot.in_flight = false;
         slot.waited_by = None;
@@ -296,7 +306,7 @@ impl Prober {
 
     /// Kept-alive connections that exist now (in a slot or with a probe in flight).
     pub fn kept(&self) -> usize {
-        self.kept
+        self.launcher.kept.load(Ordering::SeqCst)
     }
 
     /// Each service with its latest outcome; `None` until its first check has ended.
