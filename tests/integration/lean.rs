@@ -23,26 +23,26 @@ fn many_services(n: usize, peers: &[Peer], interval: &str) -> String {
     body
 }
 
+/// `cortex-status run` on `site`'s config under an open-files limit of `nofile` (soft:hard).
+fn limited(site: &Site, nofile: &str) -> Command {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={nofile}"))
+        .args(["--", crate::common::BIN, "run", "--config"])
+        .arg(site.config())
+        .current_dir(site.dir.path())
+        .env("RUST_LOG", "info")
+        .env_remove("PORT")
+        .env_remove("SYMBIONT_URL");
+    cmd
+}
+
 #[test]
 fn two_thousand_services_under_a_limit_of_1024_keep_few_descriptors_and_all_get_a_status() {
     let peers: Vec<Peer> = (0..4).map(|_| Peer::start(Behaviour::ok())).collect();
     let site = Site::new(&many_services(2000, &peers, "5s"));
     // The limit the shipped unit leaves (systemd's default soft limit), hard too, so raising
     // the soft limit cannot help: only bounded concurrency can.
-    let mut cmd = Command::new("prlimit");
-    cmd.args([
-        "--nofile=1024:1024",
-        "--",
-        crate::common::BIN,
-        "run",
-        "--config",
-    ])
-    .arg(site.config())
-    .current_dir(site.dir.path())
-    .env("RUST_LOG", "info")
-    .env_remove("PORT")
-    .env_remove("SYMBIONT_URL");
-    let mut daemon = site.start_with(cmd);
+    let mut daemon = site.start_with(limited(&site, "1024:1024"));
     let line = daemon.wait_for_log("open files: soft limit", Duration::from_secs(10));
     assert!(line.contains("soft limit 1024, hard limit 1024"), "{line}");
     let pid = daemon.child.id();
@@ -112,20 +112,7 @@ fn a_cycle_out_of_descriptors_still_publishes_with_the_unprobed_services_unknown
         .map(|_| Peer::start(Behaviour::ok().delayed(Duration::from_millis(500))))
         .collect();
     let site = Site::new(&many_services(60, &peers, "3s"));
-    let mut cmd = Command::new("prlimit");
-    cmd.args([
-        "--nofile=40:40",
-        "--",
-        crate::common::BIN,
-        "run",
-        "--config",
-    ])
-    .arg(site.config())
-    .current_dir(site.dir.path())
-    .env("RUST_LOG", "info")
-    .env_remove("PORT")
-    .env_remove("SYMBIONT_URL");
-    let daemon = site.start_with(cmd);
+    let daemon = site.start_with(limited(&site, "40:40"));
     let mut unknown = Vec::new();
     wait_until(
         "a published cycle with every service checked",
@@ -362,20 +349,7 @@ fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
     let peers: Vec<Peer> = (0..3).map(|_| Peer::keep_alive()).collect();
     let n = 400;
     let site = Site::new(&many_services(n, &peers, "2s"));
-    let mut cmd = Command::new("prlimit");
-    cmd.args([
-        "--nofile=1024:1024",
-        "--",
-        crate::common::BIN,
-        "run",
-        "--config",
-    ])
-    .arg(site.config())
-    .current_dir(site.dir.path())
-    .env("RUST_LOG", "info")
-    .env_remove("PORT")
-    .env_remove("SYMBIONT_URL");
-    let daemon = site.start_with(cmd);
+    let daemon = site.start_with(limited(&site, "1024:1024"));
     let pid = daemon.child.id();
     wait_until("every service up", Duration::from_secs(120), || {
         std::fs::read(site.out().join("status.json"))

@@ -94,15 +94,7 @@ fn key(snapshot: &Snapshot, s: &Service) -> u64 {
     // The availability figures, as shown (hundredths of a percent, rounded down), which
     // windows are whole, and what "since …" says (it depends on now's year and on whether the
     // first check is less than a day old).
-    let hundredths = |r: Option<f64>| r.map(|r| (r.clamp(0.0, 1.0) * 10_000.0 + 1e-6) as u32);
-    let u = &s.uptime;
-    [u.day, u.week, u.month, u.quarter, u.year]
-        .map(hundredths)
-        .hash(&mut h);
-    let c = &s.uptime_coverage;
-    [c.day, c.week, c.month, c.quarter, c.year]
-        .map(|c| c >= 1.0)
-        .hash(&mut h);
+    super::services::hash_figures(s, &mut h);
     {
         use chrono::Datelike;
         now.year().hash(&mut h);

@@ -54,15 +54,7 @@ pub fn key(snapshot: &Snapshot, s: &Service, generation: u64) -> u64 {
     s.observed_since.map(|t| t.timestamp()).hash(&mut h);
     // Hashed as it is: serialising it first cost an allocation per service per cycle.
     s.details.hash(&mut h);
-    let hundredths = |r: Option<f64>| r.map(|r| (r * 10_000.0 + 1e-6) as u32);
-    let u = &s.uptime;
-    [u.day, u.week, u.month, u.quarter, u.year]
-        .map(hundredths)
-        .hash(&mut h);
-    let c = &s.uptime_coverage;
-    [c.day, c.week, c.month, c.quarter, c.year]
-        .map(|c| c >= 1.0)
-        .hash(&mut h);
+    hash_figures(s, &mut h);
     for d in &s.days {
         d.map(|r| (r * 10_000.0 + 1e-6) as u32).hash(&mut h);
     }
@@ -117,4 +109,20 @@ pub fn due<'a>(
             (known.get(&s.slug) != Some(&k)).then_some((s, k))
         })
         .collect()
+}
+
+/// Hashes what a service's uptime figures show: each window to the hundredth of a percent,
+/// and which windows are watched in full. Shared by the keys of a service's page and of its
+/// fragment on the status page, which must move together.
+pub fn hash_figures(s: &Service, h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    let hundredths = |r: Option<f64>| r.map(|r| (r.clamp(0.0, 1.0) * 10_000.0 + 1e-6) as u32);
+    let u = &s.uptime;
+    [u.day, u.week, u.month, u.quarter, u.year]
+        .map(hundredths)
+        .hash(h);
+    let c = &s.uptime_coverage;
+    [c.day, c.week, c.month, c.quarter, c.year]
+        .map(|c| c >= 1.0)
+        .hash(h);
 }
