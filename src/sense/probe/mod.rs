@@ -54,6 +54,17 @@ use tokio::time::Instant;
 /// answers time to come in before the next cycle collects them.
 pub const SPREAD: f64 = 0.5;
 
+/// How many probes start together at one moment of the spread. Each moment costs the runtime a
+/// timer wake-up (an epoll return and two context switches) whatever starts then, so probes
+/// start in small groups rather than one by one: measured with `scripts/bench-cycle --services
+/// 100 --interval 1s --history-days 365`, the probing thread's CPU per cycle fell from 10.2 ms
+/// one by one to 6.9 ms in fours (5.0 ms in eights). A group is kept small because its
+/// requests reach their services at once: neighbours in the config are often endpoints of one
+/// application, which then answers them in turn, and the latency measured would be its queue's.
+/// In fours the median reported latency of the benchmark's peers (one Python process) went
+/// from 0.20 to 0.45 ms; in eights to 0.70 ms.
+pub const GROUP: usize = 4;
+
 /// The longest error a probe reports: a sentence or two, whatever the target sent.
 pub const MAX_ERROR_CHARS: usize = 512;
 
@@ -226,7 +237,7 @@ impl Prober {
     /// A service never checked yet (the first cycle, a service added by a reload, `build`) is
     /// probed now, and the cycle waits for it until `deadline`, so a first page has every
     /// service. Every other service's probe starts at its own moment of the interval ahead
-    /// ([`Prober::offset`]): service `i` of `n` at `i / n` of [`SPREAD`] of it. The cycle does
+    /// ([`Prober::offset`]): in groups of [`GROUP`], group `g` of `G` at `g / G` of [`SPREAD`] of it. The cycle does
     /// not wait for those: their results are the next cycle's. So a check is at most one
     /// interval old when it is published, the cycle's own time is the time to make the page,
     /// and, since only a few probes are in flight at any moment, the latency a probe measures is
@@ -267,8 +278,14 @@ impl Prober {
                 for (i, conn) in first {
                     launcher.launch(i, conn).await;
                 }
+                let mut moment = None;
                 for (i, conn) in later {
-                    tokio::time::sleep_until(now + Prober::offset(i, n, interval)).await;
+                    // One timer per group: the rest of a group starts without another wait.
+                    let at = now + Prober::offset(i, n, interval);
+                    if moment != Some(at) {
+                        tokio::time::sleep_until(at).await;
+                        moment = Some(at);
+                    }
                     launcher.launch(i, conn).await;
                 }
             }));
@@ -287,12 +304,14 @@ impl Prober {
         }
     }
 
-    /// When service `i` of `n` is probed within an interval: evenly over its first [`SPREAD`],
-    /// so the probes of one interval end before the next one starts.
+    /// When service `i` of `n` is probed within an interval: in groups of [`GROUP`] in turn,
+    /// the groups evenly over its first [`SPREAD`], so the probes of one interval end before
+    /// the next one starts.
     fn offset(i: usize, n: usize, interval: Duration) -> Duration {
         let spread = interval.mul_f64(SPREAD);
-        // `i < n`, so the product fits a u128 and the result is below `spread`.
-        let nanos = spread.as_nanos() * i as u128 / n.max(1) as u128;
+        let groups = n.div_ceil(GROUP).max(1);
+        // `i / GROUP < groups`, so the product fits a u128 and the result is below `spread`.
+        let nanos = spread.as_nanos() * (i / GROUP) as u128 / groups as u128;
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
@@ -431,6 +450,36 @@ fn shown_error(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probes_start_in_groups_spread_evenly_over_the_first_half_of_the_interval() {
+        let interval = Duration::from_secs(1);
+        for n in [1, 3, GROUP, GROUP + 1, 10, 100, 1_000, 5_001] {
+            let moments: Vec<Duration> = (0..n).map(|i| Prober::offset(i, n, interval)).collect();
+            // In service order, never backwards, and all within the spread.
+            assert!(moments.windows(2).all(|w| w[0] <= w[1]), "n={n}");
+            assert!(
+                moments.iter().all(|m| *m < interval.mul_f64(SPREAD)),
+                "n={n}"
+            );
+            assert_eq!(moments[0], Duration::ZERO);
+            // One moment (one timer) per group of GROUP, not per service.
+            let mut distinct = moments.clone();
+            distinct.dedup();
+            assert_eq!(distinct.len(), n.div_ceil(GROUP), "n={n}");
+            for (g, chunk) in moments.chunks(GROUP).enumerate() {
+                assert!(chunk.iter().all(|m| *m == chunk[0]), "n={n} group {g}");
+            }
+            // Evenly: the gaps between groups differ by at most a nanosecond of rounding.
+            let gaps: Vec<u128> = distinct
+                .windows(2)
+                .map(|w| (w[1] - w[0]).as_nanos())
+                .collect();
+            if let (Some(lo), Some(hi)) = (gaps.iter().min(), gaps.iter().max()) {
+                assert!(hi - lo <= 1, "n={n}: {lo}..{hi}");
+            }
+        }
+    }
 
     #[test]
     fn errors_leave_probe_redacted_and_bounded() {
