@@ -178,7 +178,14 @@ mod tests {
         let mut tera = TemplateSet::load(None).unwrap().compile().unwrap();
         tera.add_raw_template("old.html", &old).unwrap();
         filters::register(&mut tera);
-        let ctx = context(snapshot, &info(), &SiteFiles::default(), fragments).unwrap();
+        let ctx = context(
+            snapshot,
+            &info(),
+            &SiteFiles::default(),
+            fragments,
+            (&tera, &Default::default()),
+        )
+        .unwrap();
         (
             page(&tera, "index.html", &ctx).unwrap(),
             page(&tera, "old.html", &ctx).unwrap(),

@@ -18,6 +18,8 @@ pub struct Site {
     outputs: Vec<Output>,
     /// Each service's charts on the status page as last rendered with these templates.
     fragments: super::fragments::Fragments,
+    /// The status page's "Recent changes" as last rendered with these templates.
+    changes: super::changes::Changes,
 }
 
 /// A page written every cycle.
@@ -96,6 +98,7 @@ impl Site {
             files,
             outputs,
             fragments: Default::default(),
+            changes: Default::default(),
         })
     }
 
@@ -103,9 +106,21 @@ impl Site {
         super::page(&self.tera, name, ctx)
     }
 
-    /// The context every page of this site is rendered with.
+    /// The context every page of this site is rendered with: the snapshot and what the
+    /// templates see besides, with the status page's kept parts (`fragments`, `changes`).
     pub fn context(&self, snapshot: &Snapshot, info: &SiteInfo) -> tera::Result<tera::Context> {
-        super::context(snapshot, info, &self.files, &self.fragments)
+        super::context(
+            snapshot,
+            info,
+            &self.files,
+            &self.fragments,
+            (&self.tera, &self.changes),
+        )
+    }
+
+    /// The cache of the status page's "Recent changes" (how often it was rendered, for tests).
+    pub fn changes(&self) -> &super::changes::Changes {
+        &self.changes
     }
 
     /// The cache of the status page's per-service charts (how many were rendered, for tests).

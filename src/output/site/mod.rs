@@ -7,6 +7,7 @@
 //! [`charts`], not in the snapshot, so the feed keeps raw numbers; and not in the browser's
 //! script either: `live.js` swaps in HTML rendered here, so every figure is formatted once.
 
+pub mod changes;
 mod charts;
 pub mod filters;
 pub mod fragments;
@@ -116,8 +117,10 @@ pub fn context(
     info: &SiteInfo,
     files: &SiteFiles,
     fragments: &fragments::Fragments,
+    (tera, changes): (&tera::Tera, &changes::Changes),
 ) -> tera::Result<Context> {
     let mut ctx = Context::from_serialize(snapshot)?;
+    ctx.insert("changes", &changes.for_page(tera, &snapshot.incidents)?);
     let compact = snapshot.services.len() >= services::COMPACT_FROM;
     if compact {
         ctx.insert("fragments", &serde_json::Map::new());

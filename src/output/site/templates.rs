@@ -24,6 +24,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("index.html", include_str!("../../../templates/index.html")),
     ("tasks.html", include_str!("../../../templates/tasks.html")),
     (
+        "changes.html",
+        include_str!("../../../templates/changes.html"),
+    ),
+    (
         "history.html",
         include_str!("../../../templates/history.html"),
     ),

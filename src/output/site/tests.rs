@@ -35,7 +35,14 @@ fn render(name: &str, snapshot: &Snapshot) -> String {
     page(
         &tera,
         name,
-        &context(snapshot, &site_info(), &files(), &Default::default()).unwrap(),
+        &context(
+            snapshot,
+            &site_info(),
+            &files(),
+            &Default::default(),
+            (&tera, &Default::default()),
+        )
+        .unwrap(),
     )
     .unwrap()
 }
@@ -464,6 +471,7 @@ fn an_unconfigured_task_page_says_what_to_set_instead_of_a_form() {
             &info,
             &files(),
             &Default::default(),
+            (&tera, &Default::default()),
         )
         .unwrap(),
     )
