@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod arena;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -65,6 +66,11 @@ use std::sync::Arc;
 
 /// Runs a parsed command line and maps the outcome to an exit code: 0 done, 1 failed.
 pub fn main(cli: Cli) -> ExitCode {
+    // Before anything else, with one thread: the long-running commands run with one malloc
+    // arena (see `arena`); this may re-exec the binary, so nothing before it has effects.
+    let arena_problem = matches!(cli.command, None | Some(Command::Run | Command::Build))
+        .then(arena::one)
+        .flatten();
     // First, while there is one thread: may re-exec this binary without the secrets in its
     // environment (see secret_env), so nothing before it may have effects but reading the
     // config file, whose `${NAME}` references name more variables to move.
@@ -78,6 +84,13 @@ pub fn main(cli: Cli) -> ExitCode {
     init_logging();
     if let Some(problem) = scrub_problem {
         tracing::warn!("{problem}");
+    }
+    if let Some(e) = arena_problem {
+        tracing::warn!(
+            "could not re-execute with {}=1 ({e}): running with the C library's default \
+             memory arenas, which holds more memory",
+            arena::VAR
+        );
     }
     let env = config::process_env();
     match cli.command.unwrap_or(Command::Run) {
