@@ -214,9 +214,9 @@ impl From<ServiceV2> for Loaded {
                         trimmed.latencies += 1;
                     }
                     let bucket = Bucket {
-                        ok: s.fine_ok[i],
-                        down: s.fine_down[i],
-                        lat_n: s.lat_n[i],
+                        ok: records::count16(s.fine_ok[i]),
+                        down: records::count16(s.fine_down[i]),
+                        lat_n: records::count16(s.lat_n[i]),
                         lat_us: if s.lat_n[i] == 0 { 0 } else { s.lat_us[i] },
                     };
                     put(&mut h.fine, first + i as i64, bucket);
@@ -521,9 +521,9 @@ pub(super) mod v1 {
             }
             let c = b.counts;
             let bucket = Bucket {
-                ok: c.up.saturating_add(c.degraded),
-                down: c.down,
-                lat_n: c.lat_n,
+                ok: records::count16(c.up.saturating_add(c.degraded)),
+                down: records::count16(c.down),
+                lat_n: records::count16(c.lat_n),
                 // Mended above: finite and not negative, or zero.
                 lat_us: if c.lat_n == 0 {
                     0
