@@ -45,7 +45,7 @@ mod figures;
 mod format;
 mod records;
 
-use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
+use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Series, Service, Status, Uptime};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 pub use clock::ClockWatch;
 use clock::describe;
@@ -352,8 +352,9 @@ impl History {
             if let Some(h) = self.services.get_mut(&s.slug) {
                 s.observed_since = h.since();
                 (s.uptime, s.uptime_coverage) = h.uptime(now);
-                s.days = h.day_strip(now);
-                s.latency_24h = h.latency_slots(now);
+                let (days, slots) = (h.day_strip(now), h.latency_slots(now));
+                s.days = records::share(&mut h.shown.0, days);
+                s.latency_24h = records::share(&mut h.shown.1, slots);
             }
         }
         self.recent(services, now)

@@ -294,6 +294,20 @@ pub struct ServiceHistory {
     pub(super) past: Option<Past>,
     /// Figures of the last 24 hours but the newest bucket, likewise.
     pub(super) recent: Option<Box<Recent>>,
+    /// The day strip and latency slots last handed out ([`share`]); the snapshots hold them
+    /// too, so keeping them here costs two pointers.
+    pub(super) shown: (Series, Series),
+}
+
+/// `fresh` as the series handed out last (`kept`) when it holds the same values, bit for bit;
+/// otherwise `fresh`, kept for next time. A strip of good days or a steady latency is then one
+/// copy for every snapshot alive, not one each.
+pub(super) fn share(kept: &mut Series, fresh: Vec<Option<f64>>) -> Series {
+    let bits = |v: &Option<f64>| v.map(f64::to_bits);
+    if !kept.iter().map(bits).eq(fresh.iter().map(bits)) {
+        *kept = fresh.into();
+    }
+    Series::clone(kept)
 }
 
 /// Equal when they hold the same records: where a record sits in a ring, and what is cached

@@ -21,8 +21,8 @@ fn service(slug: &str, status: Status, latency: Option<f64>, at: DateTime<Utc>) 
         observed_since: None,
         uptime_coverage: Default::default(),
         details: Default::default(),
-        days: Vec::new(),
-        latency_24h: Vec::new(),
+        days: Default::default(),
+        latency_24h: Default::default(),
     }
 }
 
@@ -1153,8 +1153,8 @@ mod incremental {
                 let [s] = s;
                 let (uptime, strip, slots) = naive.figures(now);
                 prop_assert_eq!(s.uptime, uptime);
-                prop_assert_eq!(s.days, strip);
-                prop_assert_eq!(s.latency_24h, slots);
+                prop_assert_eq!(&s.days[..], &strip[..]);
+                prop_assert_eq!(&s.latency_24h[..], &slots[..]);
                 prop_assert_eq!(s.observed_since, naive.first);
             }
         }
@@ -1212,4 +1212,22 @@ fn a_bucket_is_16_bytes_and_a_count_past_its_width_loads_saturated() {
         (u16::MAX, 0, u16::MAX, 70_000_000)
     );
     assert_eq!((b1.ok, b1.down, b1.lat_n, b1.lat_us), (5, 5, 1, 1000));
+}
+
+/// A service's day strip and latency slots are handed out again, not copied, while their values
+/// stay the same: the snapshots alive at once then hold one copy, not one each. A change gives
+/// a new series and leaves the one an older snapshot holds as it was.
+#[test]
+fn the_strip_and_the_slots_are_shared_between_cycles_while_they_are_the_same() {
+    let (_dir, mut h) = fresh();
+    let now = t("2026-11-24T12:00:00Z");
+    let a = check(&mut h, "web", Status::Up, now);
+    let b = check(&mut h, "web", Status::Up, now + Duration::seconds(1));
+    assert_eq!(a.days.len(), DAYS);
+    assert!(std::sync::Arc::ptr_eq(&a.days, &b.days));
+    assert!(std::sync::Arc::ptr_eq(&a.latency_24h, &b.latency_24h));
+    let c = check(&mut h, "web", Status::Down, now + Duration::seconds(2));
+    assert!(!std::sync::Arc::ptr_eq(&b.days, &c.days));
+    assert_eq!(b.days.last(), Some(&Some(1.0)));
+    assert!(c.days.last().unwrap().unwrap() < 1.0);
 }

@@ -106,8 +106,8 @@ fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
 fn a_service_without_history_says_so() {
     let mut s = crate::snapshot::example();
     for svc in &mut s.services {
-        svc.days.clear();
-        svc.latency_24h.clear();
+        svc.days = Default::default();
+        svc.latency_24h = Default::default();
         svc.uptime = crate::snapshot::Uptime::default();
         svc.uptime_coverage = crate::snapshot::Coverage::default();
         svc.observed_since = None;
