@@ -75,6 +75,11 @@ pub const KEEP_INCIDENTS: usize = 1_000;
 pub const ERROR_CHARS: usize = 300;
 /// How long unsaved history may wait (a crash loses at most this much).
 pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Journal lines waiting for a save, at most (about): past it a save is due before
+/// [`SAVE_EVERY`]. A minute of checks of 5,000 services every second is 20 MB of lines, and
+/// the buffer kept its largest size from save to save; now it is a save every few cycles at
+/// that rate, and the buffer stays under twice this.
+pub const PENDING_MAX: usize = 512 * 1024;
 /// The journal is folded into the file once it is as large as the file, and never sooner
 /// than this: so the whole file is rewritten at most once per its size in appended checks.
 pub const JOURNAL_FLOOR: u64 = 256 * 1024;
@@ -521,6 +526,7 @@ impl History {
     pub fn save_due(&self) -> bool {
         self.dirty
             && (self.urgent
+                || self.pending.len() >= PENDING_MAX
                 || self.save_error.is_some()
                 || self.last_save.is_none_or(|t| t.elapsed() >= SAVE_EVERY))
     }
@@ -576,6 +582,8 @@ impl History {
             Ok(()) => {
                 self.journal_len += self.pending.len() as u64;
                 self.pending.clear();
+                // One cycle's lines past the bound may have grown it; not kept beyond that.
+                self.pending.shrink_to(2 * PENDING_MAX);
                 Ok(())
             }
             Err(e) => {
@@ -600,6 +608,7 @@ impl History {
         self.file_len = len;
         self.journal_len = 0;
         self.pending.clear();
+        self.pending.shrink_to(2 * PENDING_MAX);
         self.rewrite = false;
         Ok(())
     }
