@@ -1265,3 +1265,30 @@ fn the_lines_waiting_for_a_save_stay_under_a_bound_at_any_number_of_services() {
     assert!(most <= 2 * PENDING_MAX, "{most} bytes waiting");
     assert!(saves > 2, "{saves} saves in 20 cycles of 5,000 checks");
 }
+
+/// An append beside the loop: the lines are taken out, the history goes on recording while
+/// they are written, and the file with its journal then gives back everything recorded.
+#[test]
+fn lines_appended_beside_the_loop_lose_nothing_recorded_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:00:00Z");
+    let mut h = History::load(dir.path(), now);
+    check(&mut h, "web", Status::Up, now);
+    h.save().unwrap();
+    assert!(h.take_append().is_none(), "nothing due");
+    // A change of status is saved at once.
+    check(&mut h, "web", Status::Down, now + Duration::seconds(1));
+    let append = h.take_append().expect("an append is due");
+    assert!(h.pending.is_empty());
+    // The next cycle records while the lines are on their way.
+    check(&mut h, "web", Status::Down, now + Duration::seconds(2));
+    check(&mut h, "db", Status::Up, now + Duration::seconds(2));
+    h.append_done(append.run());
+    assert!(h.errors(now).is_empty(), "{:?}", h.errors(now));
+    check(&mut h, "web", Status::Up, now + Duration::seconds(3));
+    let append = h.take_append().expect("a change again");
+    h.append_done(append.run());
+    let again = History::load(dir.path(), now + Duration::seconds(4));
+    assert_eq!(again.services, h.services);
+    assert_eq!(again.incidents, h.incidents);
+}

@@ -208,7 +208,9 @@ pub struct Service {
     #[serde(default)]
     pub uptime_coverage: Coverage,
     /// Extra facts the check found: an HTTP service's JSON scalars, a feed's services.
-    pub details: Map<String, Value>,
+    /// Shared, like [`Series`]: the same facts a cycle ago are the same allocation
+    /// (`daemon::cycle` hands out the last one while they are equal).
+    pub details: Details,
     /// The last [`DAYS`] UTC days, oldest first, today last: the share of that day's checks
     /// that were available (see [`Uptime`]), `null` for a day with no counted check (no
     /// history yet, or maintenance all day). The page draws it as the bar strip.
@@ -242,7 +244,7 @@ impl Service {
             uptime: Uptime::default(),
             observed_since: None,
             uptime_coverage: Coverage::default(),
-            details: Map::new(),
+            details: Default::default(),
             days: Series::default(),
             latency_24h: Series::default(),
         }
@@ -251,6 +253,10 @@ impl Service {
 
 /// How many days the bar strip (`Service::days`) covers.
 pub const DAYS: usize = 90;
+
+/// A service's `details`: what its check found, shared between the snapshots alive at once
+/// while it is the same. Serialised as the plain object.
+pub type Details = std::sync::Arc<Map<String, Value>>;
 
 /// A service's day strip or latency slots: shared, not copied, between the snapshots alive at
 /// once (the one being made, the last one kept for a re-render, the one the per-service files
@@ -440,7 +446,7 @@ mod tests {
             uptime: Uptime::default(),
             observed_since: None,
             uptime_coverage: Coverage::default(),
-            details: Map::new(),
+            details: Default::default(),
             days: Default::default(),
             latency_24h: Default::default(),
         };

@@ -135,8 +135,10 @@ fn render(snapshot: &Snapshot, s: &Service) -> tera::Result<String> {
         &args(&[("coverage", &coverage), ("since", &since), ("now", &now)]),
     )?;
     let slug = Value::String(s.slug.clone());
-    let details =
-        super::filters::details(&Value::Object(s.details.clone()), &args(&[("id", &slug)]))?;
+    let details = super::filters::details(
+        &Value::Object(Map::clone(&s.details)),
+        &args(&[("id", &slug)]),
+    )?;
     let mut out = String::with_capacity(2048);
     out.push_str("<div class=\"history\"><div class=\"strip\">");
     out.push_str(&text(strip));
@@ -241,7 +243,7 @@ mod tests {
                 }
             },
             &|s| {
-                s.details.insert("version".into(), "9".into());
+                std::sync::Arc::make_mut(&mut s.details).insert("version".into(), "9".into());
             },
         ];
         for (i, change) in changes.iter().enumerate() {

@@ -92,7 +92,8 @@ fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
     s.services[0].details = (0..40)
         .map(|i| (format!("k{i:02}"), Value::String("x".repeat(1000))))
         .chain([("nested".into(), serde_json::json!([{"a": 1}]))])
-        .collect();
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let html = render_index(&s);
     let part = &html[html.find("details-symbiont-api").unwrap()..];
     let part = &part[..part.find("</details>").unwrap()];
