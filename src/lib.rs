@@ -66,11 +66,6 @@ use std::sync::Arc;
 
 /// Runs a parsed command line and maps the outcome to an exit code: 0 done, 1 failed.
 pub fn main(cli: Cli) -> ExitCode {
-    // Before anything else, with one thread: the long-running commands run with one malloc
-    // arena (see `arena`); this may re-exec the binary, so nothing before it has effects.
-    let arena_problem = matches!(cli.command, None | Some(Command::Run | Command::Build))
-        .then(arena::one)
-        .flatten();
     // First, while there is one thread: may re-exec this binary without the secrets in its
     // environment (see secret_env), so nothing before it may have effects but reading the
     // config file, whose `${NAME}` references name more variables to move.
@@ -80,6 +75,11 @@ pub fn main(cli: Cli) -> ExitCode {
             .unwrap_or(std::path::Path::new(config::DEFAULT_FILE)),
     )
     .ok();
+    // Before the secrets move, for the same reason: a long-running command with many services
+    // runs with one malloc arena (see `arena`); this may re-exec the binary.
+    let arena_problem = matches!(cli.command, None | Some(Command::Run | Command::Build))
+        .then(|| arena::one(config_text.as_deref()))
+        .flatten();
     let scrub_problem = secret_env::scrub(config_text.as_deref());
     init_logging();
     if let Some(problem) = scrub_problem {
