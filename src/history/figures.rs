@@ -164,7 +164,7 @@ impl ServiceHistory {
                 if Some(i) == filling {
                     let (n, us) = recent.filling;
                     let n = n.saturating_add(newest.lat_n.into());
-                    let us = us.saturating_add(newest.lat_us);
+                    let us = us.saturating_add(newest.lat_us());
                     (n > 0).then(|| f64::from(slot_code(n, us)) / 10.0)
                 } else {
                     (code != NO_SLOT).then(|| f64::from(code) / 10.0)
@@ -206,7 +206,7 @@ impl ServiceHistory {
                 {
                     let (n, us) = &mut sums[i];
                     *n = n.saturating_add(b.lat_n.into());
-                    *us = us.saturating_add(b.lat_us);
+                    *us = us.saturating_add(b.lat_us());
                 }
             }
             for (i, (n, us)) in sums.into_iter().enumerate() {
