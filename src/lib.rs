@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod arena;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -74,10 +75,22 @@ pub fn main(cli: Cli) -> ExitCode {
             .unwrap_or(std::path::Path::new(config::DEFAULT_FILE)),
     )
     .ok();
+    // Before the secrets move, for the same reason: a long-running command with many services
+    // runs with one malloc arena (see `arena`); this may re-exec the binary.
+    let arena_problem = matches!(cli.command, None | Some(Command::Run | Command::Build))
+        .then(|| arena::one(config_text.as_deref()))
+        .flatten();
     let scrub_problem = secret_env::scrub(config_text.as_deref());
     init_logging();
     if let Some(problem) = scrub_problem {
         tracing::warn!("{problem}");
+    }
+    if let Some(e) = arena_problem {
+        tracing::warn!(
+            "could not re-execute with {}=1 ({e}): running with the C library's default \
+             memory arenas, which holds more memory",
+            arena::VAR
+        );
     }
     let env = config::process_env();
     match cli.command.unwrap_or(Command::Run) {

@@ -37,7 +37,7 @@ use url::Url;
 pub const DEFAULT_FILE: &str = "cortex-status.toml";
 
 /// Shortest cycle allowed: below this the loop would spend its time publishing.
-const MIN_INTERVAL: Duration = Duration::from_millis(10);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone)]
 pub struct Config {

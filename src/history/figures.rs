@@ -84,7 +84,7 @@ impl ServiceHistory {
             Some((recent, newest)) => {
                 let mut day = recent.day;
                 if recent.newest >= recent.window_from {
-                    day.add(newest.ok, newest.down);
+                    day.add(newest.ok.into(), newest.down.into());
                 }
                 day
             }
@@ -163,8 +163,8 @@ impl ServiceHistory {
             .map(|(i, &code)| {
                 if Some(i) == filling {
                     let (n, us) = recent.filling;
-                    let n = n.saturating_add(newest.lat_n);
-                    let us = us.saturating_add(newest.lat_us);
+                    let n = n.saturating_add(newest.lat_n.into());
+                    let us = us.saturating_add(newest.lat_us());
                     (n > 0).then(|| f64::from(slot_code(n, us)) / 10.0)
                 } else {
                     (code != NO_SLOT).then(|| f64::from(code) / 10.0)
@@ -199,14 +199,14 @@ impl ServiceHistory {
                     break;
                 }
                 if key >= window_from {
-                    recent.day.add(b.ok, b.down);
+                    recent.day.add(b.ok.into(), b.down.into());
                 }
                 if b.lat_n > 0
                     && let Some(i) = slot_of(key, first_slot)
                 {
                     let (n, us) = &mut sums[i];
-                    *n = n.saturating_add(b.lat_n);
-                    *us = us.saturating_add(b.lat_us);
+                    *n = n.saturating_add(b.lat_n.into());
+                    *us = us.saturating_add(b.lat_us());
                 }
             }
             for (i, (n, us)) in sums.into_iter().enumerate() {

@@ -213,12 +213,12 @@ impl From<ServiceV2> for Loaded {
                     if s.lat_n[i] == 0 && s.lat_us[i] != 0 {
                         trimmed.latencies += 1;
                     }
-                    let bucket = Bucket {
-                        ok: s.fine_ok[i],
-                        down: s.fine_down[i],
-                        lat_n: s.lat_n[i],
-                        lat_us: if s.lat_n[i] == 0 { 0 } else { s.lat_us[i] },
-                    };
+                    let bucket = Bucket::new(
+                        records::count16(s.fine_ok[i]),
+                        records::count16(s.fine_down[i]),
+                        records::count16(s.lat_n[i]),
+                        if s.lat_n[i] == 0 { 0 } else { s.lat_us[i] },
+                    );
                     put(&mut h.fine, first + i as i64, bucket);
                 }
             }
@@ -271,7 +271,7 @@ impl Merge for Bucket {
         self.ok = self.ok.saturating_add(o.ok);
         self.down = self.down.saturating_add(o.down);
         self.lat_n = self.lat_n.saturating_add(o.lat_n);
-        self.lat_us = self.lat_us.saturating_add(o.lat_us);
+        self.set_lat_us(self.lat_us().saturating_add(o.lat_us()));
     }
 }
 
@@ -339,7 +339,7 @@ impl Serialize for Columns<'_> {
             m.serialize_entry("fine_ok", &column(|b| u64::from(b.ok)))?;
             m.serialize_entry("fine_down", &column(|b| u64::from(b.down)))?;
             m.serialize_entry("lat_n", &column(|b| u64::from(b.lat_n)))?;
-            m.serialize_entry("lat_us", &column(|b| b.lat_us))?;
+            m.serialize_entry("lat_us", &column(|b| b.lat_us()))?;
         }
         m.end()
     }
@@ -520,17 +520,17 @@ pub(super) mod v1 {
                 continue;
             }
             let c = b.counts;
-            let bucket = Bucket {
-                ok: c.up.saturating_add(c.degraded),
-                down: c.down,
-                lat_n: c.lat_n,
+            let bucket = Bucket::new(
+                records::count16(c.up.saturating_add(c.degraded)),
+                records::count16(c.down),
+                records::count16(c.lat_n),
                 // Mended above: finite and not negative, or zero.
-                lat_us: if c.lat_n == 0 {
+                if c.lat_n == 0 {
                     0
                 } else {
                     records::micros(c.lat_sum).unwrap_or(0)
                 },
-            };
+            );
             put(&mut h.fine, b.start.div_euclid(BUCKET_SECONDS), bucket);
         }
         super::Loaded {

@@ -45,7 +45,7 @@ mod figures;
 mod format;
 mod records;
 
-use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Service, Status, Uptime};
+use crate::snapshot::{Coverage, DAYS, Incident, LATENCY_SLOTS, Series, Service, Status, Uptime};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 pub use clock::ClockWatch;
 use clock::describe;
@@ -75,6 +75,36 @@ pub const KEEP_INCIDENTS: usize = 1_000;
 pub const ERROR_CHARS: usize = 300;
 /// How long unsaved history may wait (a crash loses at most this much).
 pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Journal lines waiting for a save, at most (about): past it a save is due before
+/// [`SAVE_EVERY`]. A minute of checks of 5,000 services every second is 20 MB of lines, and
+/// the buffer kept its largest size from save to save; now it is a save every few cycles at
+/// that rate, and the buffer stays under twice this.
+pub const PENDING_MAX: usize = 512 * 1024;
+/// Journal lines on their way to the journal, beside the loop ([`History::take_append`]).
+pub struct Append {
+    path: PathBuf,
+    lines: Vec<u8>,
+}
+
+/// How an [`Append`] went: the bytes appended, or why not.
+pub struct Appended(Result<usize, String>);
+
+impl Append {
+    /// Appends the lines to the journal and fsyncs it (on the blocking pool).
+    pub fn run(self) -> Appended {
+        Appended(
+            journal::append(&self.path, &self.lines)
+                .map(|()| self.lines.len())
+                .map_err(|e| e.to_string()),
+        )
+    }
+
+    /// An append that did not finish (its task panicked).
+    pub fn lost(why: String) -> Appended {
+        Appended(Err(why))
+    }
+}
+
 /// The journal is folded into the file once it is as large as the file, and never sooner
 /// than this: so the whole file is rewritten at most once per its size in appended checks.
 pub const JOURNAL_FLOOR: u64 = 256 * 1024;
@@ -352,8 +382,9 @@ impl History {
             if let Some(h) = self.services.get_mut(&s.slug) {
                 s.observed_since = h.since();
                 (s.uptime, s.uptime_coverage) = h.uptime(now);
-                s.days = h.day_strip(now);
-                s.latency_24h = h.latency_slots(now);
+                let (days, slots) = (h.day_strip(now), h.latency_slots(now));
+                s.days = records::share(&mut h.shown.0, days);
+                s.latency_24h = records::share(&mut h.shown.1, slots);
             }
         }
         self.recent(services, now)
@@ -520,6 +551,7 @@ impl History {
     pub fn save_due(&self) -> bool {
         self.dirty
             && (self.urgent
+                || self.pending.len() >= PENDING_MAX
                 || self.save_error.is_some()
                 || self.last_save.is_none_or(|t| t.elapsed() >= SAVE_EVERY))
     }
@@ -553,6 +585,46 @@ impl History {
         result
     }
 
+    /// When a save is due and would only append to the journal: the lines to append, taken out
+    /// so that the history goes on recording (the next cycle) while they are written and
+    /// fsynced; `None` when no save is due or it must write the whole file ([`History::save`]).
+    /// Their outcome comes back through [`History::append_done`], before any other save.
+    pub fn take_append(&mut self) -> Option<Append> {
+        let whole = self.rewrite || self.journal_len >= self.file_len.max(JOURNAL_FLOOR);
+        if !self.save_due() || whole || self.pending.is_empty() {
+            return None;
+        }
+        let lines = std::mem::take(&mut self.pending);
+        self.last_save = Some(std::time::Instant::now());
+        self.dirty = false;
+        self.urgent = false;
+        Some(Append {
+            path: journal::path(&self.path, self.generation),
+            lines,
+        })
+    }
+
+    /// Takes the outcome of an [`Append`]. A failure is kept for `errors` like a failed
+    /// save, and the next save writes the whole file (from the records, which hold those
+    /// checks) under a new generation: part of the lines may be in the journal, torn.
+    pub fn append_done(&mut self, done: Appended) {
+        match done.0 {
+            Ok(len) => {
+                self.journal_len += len as u64;
+                self.save_error = None;
+            }
+            Err(e) => {
+                self.rewrite = true;
+                self.dirty = true;
+                self.save_error = Some(format!(
+                    "history: cannot save {}: {e}; the history is kept in memory and saving is \
+                     retried",
+                    self.path.display()
+                ));
+            }
+        }
+    }
+
     /// Like [`History::save`], but always writes the whole file (at shutdown: what is left is
     /// one file a person can read, and the next start replays nothing).
     pub fn save_whole(&mut self) -> Result<(), String> {
@@ -575,6 +647,8 @@ impl History {
             Ok(()) => {
                 self.journal_len += self.pending.len() as u64;
                 self.pending.clear();
+                // One cycle's lines past the bound may have grown it; not kept beyond that.
+                self.pending.shrink_to(2 * PENDING_MAX);
                 Ok(())
             }
             Err(e) => {
@@ -599,6 +673,7 @@ impl History {
         self.file_len = len;
         self.journal_len = 0;
         self.pending.clear();
+        self.pending.shrink_to(2 * PENDING_MAX);
         self.rewrite = false;
         Ok(())
     }

@@ -133,12 +133,12 @@ mod tests {
         assert_eq!(cache.render(&mut snapshot), plain(&snapshot));
         // The next cycle: the running day and quarter hour move, a settled day is rewritten (a
         // history loaded afresh), a service's arrays are empty or one long, one is gone.
-        snapshot.services[0].days[89] = Some(0.5);
-        snapshot.services[0].latency_24h[95] = None;
-        snapshot.services[1].days[3] = Some(0.25);
-        snapshot.services[1].latency_24h[0] = Some(f64::NAN);
-        snapshot.services[2].days.clear();
-        snapshot.services[2].latency_24h = vec![Some(1.5)];
+        std::sync::Arc::make_mut(&mut snapshot.services[0].days)[89] = Some(0.5);
+        std::sync::Arc::make_mut(&mut snapshot.services[0].latency_24h)[95] = None;
+        std::sync::Arc::make_mut(&mut snapshot.services[1].days)[3] = Some(0.25);
+        std::sync::Arc::make_mut(&mut snapshot.services[1].latency_24h)[0] = Some(f64::NAN);
+        snapshot.services[2].days = Default::default();
+        snapshot.services[2].latency_24h = vec![Some(1.5)].into();
         snapshot.services.remove(3);
         let again = cache.render(&mut snapshot);
         assert_eq!(
@@ -163,11 +163,11 @@ mod tests {
             (s.days.1.as_ptr(), s.latency.1.as_ptr())
         };
         let before = text(&cache);
-        snapshot.services[0].days[89] = Some(0.123);
-        snapshot.services[0].latency_24h[95] = Some(9.5);
+        std::sync::Arc::make_mut(&mut snapshot.services[0].days)[89] = Some(0.123);
+        std::sync::Arc::make_mut(&mut snapshot.services[0].latency_24h)[95] = Some(9.5);
         cache.render(&mut snapshot);
         assert_eq!(text(&cache), before, "the running elements are not cached");
-        snapshot.services[0].days[88] = Some(0.123);
+        std::sync::Arc::make_mut(&mut snapshot.services[0].days)[88] = Some(0.123);
         cache.render(&mut snapshot);
         assert_ne!(text(&cache).0, before.0);
         assert_eq!(text(&cache).1, before.1);

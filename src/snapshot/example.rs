@@ -46,8 +46,9 @@ pub fn example() -> Snapshot {
             })
             .as_object()
             .cloned()
-            .unwrap_or_default(),
-            _ => serde_json::Map::new(),
+            .unwrap_or_default()
+            .into(),
+            _ => Default::default(),
         },
         // A strip with every kind of day: no data yet, perfect, a bad day, one in between.
         days: (0..DAYS)

@@ -374,3 +374,54 @@ fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
         "{most} descriptors open with {n} services on keep-alive peers"
     );
 }
+
+/// The variable `MALLOC_ARENA_MAX` in the environment block `pid` was started with.
+fn arena_var(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(b"MALLOC_ARENA_MAX="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// A daemon of 500 services or more runs with one malloc arena (the memory its blocking
+/// threads free serves them all, instead of each thread's arena keeping its own largest
+/// cycle), the same process under the same pid; an operator's own setting is kept; a small
+/// site keeps the C library's default (one arena costs CPU).
+#[test]
+fn the_daemon_runs_with_one_malloc_arena_unless_told_otherwise() {
+    let small = Site::new("interval = \"1h\"\n");
+    let mut cmd = small.command(&["run"]);
+    cmd.env_remove("MALLOC_ARENA_MAX");
+    let mut daemon = small.start_with(cmd);
+    daemon.wait_for_cycles(1, Duration::from_secs(20));
+    assert_eq!(arena_var(daemon.child.id()), None);
+    daemon.terminate();
+
+    // Nothing listens on port 9 of loopback: each probe is refused at once.
+    let mut body = String::from("interval = \"1h\"\n");
+    for i in 0..500 {
+        body.push_str(&format!(
+            "[[service]]\nname = \"svc {i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n"
+        ));
+    }
+    let site = Site::new(&body);
+    let mut cmd = site.command(&["run"]);
+    cmd.env_remove("MALLOC_ARENA_MAX");
+    let mut daemon = site.start_with(cmd);
+    daemon.wait_for_cycles(1, Duration::from_secs(60));
+    assert_eq!(arena_var(daemon.child.id()).as_deref(), Some("1"));
+    assert!(
+        !daemon.log().contains("could not re-execute"),
+        "{}",
+        daemon.log()
+    );
+    daemon.terminate();
+
+    let mut cmd = site.command(&["run"]);
+    cmd.env("MALLOC_ARENA_MAX", "4");
+    let mut daemon = site.start_with(cmd);
+    daemon.wait_for_cycles(1, Duration::from_secs(60));
+    assert_eq!(arena_var(daemon.child.id()).as_deref(), Some("4"));
+    daemon.terminate();
+}

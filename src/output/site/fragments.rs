@@ -80,7 +80,7 @@ fn key(snapshot: &Snapshot, s: &Service) -> u64 {
     // The strip: its days (exactly), dated back from today, and the first watched day.
     now.date_naive().hash(&mut h);
     s.observed_since.map(|t| t.timestamp()).hash(&mut h);
-    for d in &s.days {
+    for d in s.days.iter() {
         d.map(f64::to_bits).hash(&mut h);
     }
     // The sparkline: the quarter hour of `now` (the points are counted back from it) and every
@@ -135,8 +135,10 @@ fn render(snapshot: &Snapshot, s: &Service) -> tera::Result<String> {
         &args(&[("coverage", &coverage), ("since", &since), ("now", &now)]),
     )?;
     let slug = Value::String(s.slug.clone());
-    let details =
-        super::filters::details(&Value::Object(s.details.clone()), &args(&[("id", &slug)]))?;
+    let details = super::filters::details(
+        &Value::Object(Map::clone(&s.details)),
+        &args(&[("id", &slug)]),
+    )?;
     let mut out = String::with_capacity(2048);
     out.push_str("<div class=\"history\"><div class=\"strip\">");
     out.push_str(&text(strip));
@@ -204,8 +206,8 @@ mod tests {
             Some(snapshot.generated_at - chrono::Duration::hours(3));
         snapshot.services[1].uptime_coverage.day = 0.125;
         snapshot.services[2].observed_since = None;
-        snapshot.services[3].days.clear();
-        snapshot.services[3].latency_24h.clear();
+        snapshot.services[3].days = Default::default();
+        snapshot.services[3].latency_24h = Default::default();
         let (new, old) = both(&snapshot, &fragments);
         assert_eq!(new, old);
         assert!(new.contains("since 0"), "the partial window is there");
@@ -223,7 +225,7 @@ mod tests {
         for s in &mut snapshot.services {
             s.latency_ms = s.latency_ms.map(|l| l + 1.5);
             s.checked_at = s.checked_at.map(|t| t + chrono::Duration::seconds(1));
-            if let Some(last) = s.latency_24h.last_mut() {
+            if let Some(last) = std::sync::Arc::make_mut(&mut s.latency_24h).last_mut() {
                 *last = Some(last.unwrap_or(1.0) * 2.0);
             }
         }
@@ -237,8 +239,8 @@ mod tests {
         )));
         // Each of what a fragment shows renders that service's fragment again, and only it.
         let changes: [&dyn Fn(&mut Service); 5] = [
-            &|s| s.days[89] = Some(0.5),
-            &|s| s.latency_24h[0] = Some(123.0),
+            &|s| std::sync::Arc::make_mut(&mut s.days)[89] = Some(0.5),
+            &|s| std::sync::Arc::make_mut(&mut s.latency_24h)[0] = Some(123.0),
             &|s| s.uptime.week = Some(0.25),
             &|s| {
                 s.uptime_coverage.day = if s.uptime_coverage.day >= 1.0 {
@@ -248,7 +250,7 @@ mod tests {
                 }
             },
             &|s| {
-                s.details.insert("version".into(), "9".into());
+                std::sync::Arc::make_mut(&mut s.details).insert("version".into(), "9".into());
             },
         ];
         for (i, change) in changes.iter().enumerate() {

@@ -55,7 +55,7 @@ pub fn key(snapshot: &Snapshot, s: &Service, generation: u64) -> u64 {
     // Hashed as it is: serialising it first cost an allocation per service per cycle.
     s.details.hash(&mut h);
     hash_figures(s, &mut h);
-    for d in &s.days {
+    for d in s.days.iter() {
         d.map(|r| (r * 10_000.0 + 1e-6) as u32).hash(&mut h);
     }
     // The open written incidents that name it (its markers).

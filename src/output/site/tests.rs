@@ -99,7 +99,8 @@ fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
     s.services[0].details = (0..40)
         .map(|i| (format!("k{i:02}"), Value::String("x".repeat(1000))))
         .chain([("nested".into(), serde_json::json!([{"a": 1}]))])
-        .collect();
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let html = render_index(&s);
     let part = &html[html.find("details-symbiont-api").unwrap()..];
     let part = &part[..part.find("</details>").unwrap()];
@@ -113,8 +114,8 @@ fn a_service_s_details_are_shown_collapsed_escaped_and_bounded() {
 fn a_service_without_history_says_so() {
     let mut s = crate::snapshot::example();
     for svc in &mut s.services {
-        svc.days.clear();
-        svc.latency_24h.clear();
+        svc.days = Default::default();
+        svc.latency_24h = Default::default();
         svc.uptime = crate::snapshot::Uptime::default();
         svc.uptime_coverage = crate::snapshot::Coverage::default();
         svc.observed_since = None;
