@@ -50,20 +50,31 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
         Err(template_problems) => problems.extend(template_problems),
         Ok(site) => {
             let example = crate::snapshot::example();
-            let mut ctx = site
-                .context(&example, &SiteInfo::new(config_ref))
-                .expect("example serialises");
+            // The context renders changes.html (the status page's "Recent changes"), which an
+            // override in templates_dir can break: a problem to report, like any page's; the
+            // pages made from that context cannot be tried then.
+            let mut ctx = match site.context(&example, &SiteInfo::new(config_ref)) {
+                Ok(ctx) => Some(ctx),
+                Err(e) => {
+                    problems.push(format!(
+                        "{e}; the status page and the incident pages need it and were not tried"
+                    ));
+                    None
+                }
+            };
             // The incident pages, with the example's open incident.
-            let written = &example.incidents_open;
-            for (name, rendered) in crate::output::site::incidents::render(
-                &site,
-                &mut ctx,
-                &example,
-                written,
-                &example.incidents,
-            ) {
-                if let Err(e) = rendered {
-                    problems.push(format!("{name}: renders with an error: {e}"));
+            if let Some(ctx) = ctx.as_mut() {
+                let written = &example.incidents_open;
+                for (name, rendered) in crate::output::site::incidents::render(
+                    &site,
+                    ctx,
+                    &example,
+                    written,
+                    &example.incidents,
+                ) {
+                    if let Err(e) = rendered {
+                        problems.push(format!("{name}: renders with an error: {e}"));
+                    }
                 }
             }
             // Each service's own page (`services/<slug>.html`), for the example's first one.
@@ -78,10 +89,12 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
             // Custom pages too: one that does not compile comes with its problem.
             for page in site.outputs() {
                 pages += 1;
-                let rendered = match &page.problem {
-                    Some(problem) => Err(problem.clone()),
-                    None => site
-                        .render(&page.template, &ctx)
+                let rendered = match (&page.problem, &ctx) {
+                    (Some(problem), _) => Err(problem.clone()),
+                    (None, None) => Ok(()),
+                    (None, Some(ctx)) => site
+                        .render(&page.template, ctx)
+                        .map(drop)
                         .map_err(|e| format!("{}: renders with an error: {e}", page.location)),
                 };
                 if let Err(e) = rendered {

@@ -807,7 +807,10 @@ fn write_outputs(
                 (s.days, s.latency_24h) = (days, latency);
             }
             match made {
-                Err(e) => fail(snapshot, format!("template context: {e}")),
+                Err(e) => fail(
+                    snapshot,
+                    format!("template context: {e}; the last good pages stay"),
+                ),
                 Ok(mut ctx) => {
                     // Written only when their bytes change: the status page changes every cycle,
                     // the form page hardly ever, and an unchanged file is not worth a new inode.

@@ -274,3 +274,37 @@ fn short_and_long_version_flags_print_the_same() {
     // A subcommand's flags too (clap names it `cortex-status-check` there).
     assert_eq!(run(&["check", "-V"]), run(&["check", "--version"]));
 }
+
+/// "Recent changes" is its own template (`changes.html`, issue 14), rendered while the status
+/// page's data is made: a broken override is named by `check`, not a panic, and a build keeps
+/// the last good page and says why.
+#[test]
+fn a_broken_changes_template_is_named_by_check_and_keeps_the_last_good_page() {
+    let site = Site::new("templates_dir = \"templates\"\n");
+    let dir = site.path("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(site.run(&["build"]).status.success());
+    let good = std::fs::read_to_string(site.out().join("index.html")).unwrap();
+    std::fs::write(dir.join("changes.html"), "<p>{{ no_such_list.x }}</p>\n").unwrap();
+    let out = site.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("template changes.html:") && stderr.contains("no_such_list"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = site.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(site.out().join("index.html")).unwrap(),
+        good
+    );
+    let errors = site.status_json()["errors"].to_string();
+    assert!(
+        errors.contains("template changes.html:")
+            && errors.contains("no_such_list")
+            && errors.contains("the last good pages stay"),
+        "{errors}"
+    );
+}

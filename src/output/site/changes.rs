@@ -37,7 +37,14 @@ impl Changes {
         }
         let mut ctx = tera::Context::new();
         ctx.insert("incidents", incidents);
-        let html = tera.render("changes.html", &ctx)?;
+        // Its own line, whole: tera's top message only says "Failed to render", and this is
+        // what names the cause in `errors` and in `check` when an override is broken.
+        let html = tera.render("changes.html", &ctx).map_err(|e| {
+            tera::Error::msg(format!(
+                "template changes.html: {}",
+                super::templates::chain(&e)
+            ))
+        })?;
         self.renders.fetch_add(1, Ordering::Relaxed);
         *cache = Some((k, html.clone()));
         Ok(html)
