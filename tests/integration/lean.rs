@@ -24,6 +24,18 @@ fn many_services(n: usize, peers: &[Peer], interval: &str) -> String {
 }
 
 /// `cortex-status run` on `site`'s config under an open-files limit of `nofile` (soft:hard).
+/// Whether the published status.json lists `n` services, every one of them up.
+fn all_up(site: &Site, n: usize) -> bool {
+    std::fs::read(site.out().join("status.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|s| {
+            s["services"]
+                .as_array()
+                .is_some_and(|a| a.len() == n && a.iter().all(|s| s["status"] == "up"))
+        })
+}
+
 fn limited(site: &Site, nofile: &str) -> Command {
     let mut cmd = Command::new("prlimit");
     cmd.arg(format!("--nofile={nofile}"))
@@ -271,16 +283,7 @@ fn the_probes_of_a_cycle_are_spread_over_its_interval_not_started_at_once() {
     wait_until(
         "every service checked once",
         Duration::from_secs(60),
-        || {
-            std::fs::read(site.out().join("status.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|s| {
-                    s["services"]
-                        .as_array()
-                        .is_some_and(|a| a.len() == 100 && a.iter().all(|s| s["status"] == "up"))
-                })
-        },
+        || all_up(&site, 100),
     );
     let first = peer.hits();
     assert!(first >= 100, "{first} requests");
@@ -352,14 +355,7 @@ fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
     let daemon = site.start_with(limited(&site, "1024:1024"));
     let pid = daemon.child.id();
     wait_until("every service up", Duration::from_secs(120), || {
-        std::fs::read(site.out().join("status.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|s| {
-                s["services"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == n && a.iter().all(|s| s["status"] == "up"))
-            })
+        all_up(&site, n)
     });
     // Three more rounds of every service, sampled throughout.
     let first = peers.iter().map(Peer::hits).sum::<usize>();
