@@ -21,13 +21,14 @@
 //!
 //! Leaves used by every stage: [`redact`] (outside text made safe to show), [`net`] (the small
 //! HTTP client of the probes and the task relay), [`secret_env`] (secrets out of the
-//! environment), [`cli`] and [`init`] (the command line and `init`).
+//! environment), [`arena`] (one malloc arena for big sites), [`process_name`] (the name `ps`
+//! shows after those two re-exec the binary), [`cli`] and [`init`] (the command line and `init`).
 //!
 //! **The layering rule.** An import goes from a later stage to an earlier one (outputs read the
 //! snapshot; the snapshot knows nothing of outputs), or from `daemon` (and this file) down into
 //! any stage; no two modules import each other. As built:
 //!
-//! - `snapshot`, `redact` and `secret_env` import no other module; `net` only `redact`;
+//! - `snapshot`, `redact`, `secret_env`, `arena` and `process_name` import no other module; `net` only `redact`;
 //! - `config` imports only those leaves (the snapshot's `Kind` and `slugify`);
 //! - `sense` (config, net), `history` (config, snapshot) and `publish` (config) import only
 //!   what is above them in this list; `publish` knows nothing of what its bytes mean;
@@ -51,6 +52,7 @@ pub mod history;
 pub mod init;
 pub mod net;
 pub mod output;
+pub mod process_name;
 pub mod publish;
 pub mod redact;
 pub mod secret_env;
@@ -81,6 +83,8 @@ pub fn main(cli: Cli) -> ExitCode {
         .then(|| arena::one(config_text.as_deref()))
         .flatten();
     let scrub_problem = secret_env::scrub(config_text.as_deref());
+    // Past both re-execs: the name the kernel gave the last one is `exe`.
+    process_name::restore();
     init_logging();
     if let Some(problem) = scrub_problem {
         tracing::warn!("{problem}");

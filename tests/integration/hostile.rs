@@ -4,7 +4,7 @@
 
 use crate::common::peer::{Behaviour, Peer};
 use crate::common::symbiont::{FakeSymbiont, PASSWORD, TOKEN};
-use crate::common::{Site, request, wait_until};
+use crate::common::{Site, process_name, request, wait_until};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::net::TcpListener;
@@ -305,6 +305,9 @@ fn hook_sees_no_secret(give: impl FnOnce(&mut std::process::Command, &Path)) {
     let mut cmd = site.command(&["run"]);
     give(&mut cmd, scratch.path());
     let daemon = site.start_with(cmd);
+    // Moving the secrets re-executed the binary through /proc/self/exe, after which the kernel
+    // calls the process `exe`: `ps` and `pgrep cortex-status` must still find it by its name.
+    assert_eq!(process_name(daemon.child.id()), "cortex-status");
     wait_until("the hook ran", WAIT, || {
         std::fs::read_to_string(&seen).is_ok_and(|s| s.contains("== end"))
     });

@@ -2,7 +2,7 @@
 //! services, and a snapshot that did not change rewrites no file.
 
 use crate::common::peer::{Behaviour, Peer};
-use crate::common::{Site, wait_until};
+use crate::common::{Site, process_name, wait_until};
 use std::process::Command;
 use std::time::Duration;
 
@@ -407,6 +407,8 @@ fn the_daemon_runs_with_one_malloc_arena_unless_told_otherwise() {
     let mut daemon = site.start_with(cmd);
     daemon.wait_for_cycles(1, Duration::from_secs(60));
     assert_eq!(arena_var(daemon.child.id()).as_deref(), Some("1"));
+    // The re-exec went through /proc/self/exe, after which the kernel calls the process `exe`.
+    assert_eq!(process_name(daemon.child.id()), "cortex-status");
     assert!(
         !daemon.log().contains("could not re-execute"),
         "{}",
