@@ -18,6 +18,12 @@ pub const RESERVE: u64 = 128;
 /// probes' share can be reckoned beside it.
 pub const LISTENER_CONNECTIONS: u64 = 1024;
 
+/// Kept-alive probe connections at most, however high the limit: a bound on the descriptors
+/// that no number of services moves. Past it each probe of a service without a slot opens a
+/// connection and closes it again; measured at 5,000 services (`scripts/bench-cycle --services
+/// 5000 --peers 100`), that churn was most of the probing thread's CPU at a bound of 1,024.
+pub const POOL_MAX: u64 = 8192;
+
 /// How the descriptors are shared, from the soft limit in force after [`raise`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -35,7 +41,7 @@ impl Budget {
     /// The shares for a soft limit. At the common low limits (200, 1024) the probes fit in
     /// [`RESERVE`] with room to spare for publishing: 32 in flight and 64 kept. Above what the
     /// listener can take ([`LISTENER_CONNECTIONS`] + [`RESERVE`]) the pool grows with
-    /// the limit, so up to 1,024 services keep their connections. In flight stays small: on one
+    /// the limit, so up to [`POOL_MAX`] services keep their connections. In flight stays small: on one
     /// thread, every probe in flight adds its few microseconds to the latency the others measure
     /// (64 × ~15 µs is under the 1 ms a loopback answer may take).
     pub fn for_soft(soft: Option<u64>, hard: Option<u64>) -> Budget {
@@ -43,7 +49,7 @@ impl Budget {
             s.saturating_sub(LISTENER_CONNECTIONS + RESERVE)
         });
         let probes_in_flight = if spare >= 256 { 64 } else { 32 };
-        let probe_pool = (spare / 2).clamp(64, 1024) as usize;
+        let probe_pool = (spare / 2).clamp(64, POOL_MAX) as usize;
         Budget {
             soft,
             hard,
@@ -109,9 +115,12 @@ mod tests {
                 "{b:?}"
             );
         }
+        // Half of what is past the listener's share, up to the bound.
+        let b = Budget::for_soft(Some(4096), Some(4096));
+        assert_eq!((b.probes_in_flight, b.probe_pool), (64, 1472));
         let b = Budget::for_soft(Some(524_288), Some(524_288));
-        assert_eq!((b.probes_in_flight, b.probe_pool), (64, 1024));
+        assert_eq!((b.probes_in_flight, b.probe_pool), (64, POOL_MAX as usize));
         let b = Budget::for_soft(None, None);
-        assert_eq!((b.probes_in_flight, b.probe_pool), (64, 1024));
+        assert_eq!((b.probes_in_flight, b.probe_pool), (64, POOL_MAX as usize));
     }
 }

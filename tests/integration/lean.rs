@@ -371,6 +371,40 @@ fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
     );
 }
 
+#[test]
+fn past_a_thousand_keep_alive_services_every_connection_is_kept_under_a_high_limit() {
+    // Under a limit of 8192 the pool is half of what the listener leaves: 3,520 connections.
+    // With the old bound (1,024) every probe past it connected and closed again each cycle.
+    let peers: Vec<Peer> = (0..3).map(|_| Peer::keep_alive()).collect();
+    let n = 1200;
+    let site = Site::new(&many_services(n, &peers, "2s"));
+    let daemon = site.start_with(limited(&site, "8192:8192"));
+    let pid = daemon.child.id();
+    wait_until("every service up", Duration::from_secs(120), || {
+        all_up(&site, n)
+    });
+    assert!(daemon.log().contains("3520 kept alive"), "{}", daemon.log());
+    // Two more rounds of every service: the connections of the first are used again.
+    let first = peers.iter().map(Peer::hits).sum::<usize>();
+    let mut least = usize::MAX;
+    let mut most = 0;
+    wait_until("two more rounds", Duration::from_secs(120), || {
+        let open = open_fds(pid);
+        (least, most) = (least.min(open), most.max(open));
+        peers.iter().map(Peer::hits).sum::<usize>() >= first + 2 * n
+    });
+    // One kept connection per service, and the process's own beside them; never one per
+    // probe on top.
+    assert!(
+        least >= n,
+        "{least} descriptors open with {n} keep-alive services"
+    );
+    assert!(
+        most < n + 200,
+        "{most} descriptors open with {n} keep-alive services"
+    );
+}
+
 /// The variable `MALLOC_ARENA_MAX` in the environment block `pid` was started with.
 fn arena_var(pid: u32) -> Option<String> {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
