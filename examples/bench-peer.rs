@@ -1,8 +1,8 @@
-//! The loopback services of `scripts/bench-cycle`: N HTTP/1.1 servers on 127.0.0.1 in one
-//! process on one thread, answering `GET /status` with the same small JSON body as the script's
-//! Python servers, keep-alive, head and body in one write. `bench-peer N` prints the N ports on
-//! one line, then serves until its stdin closes (the script holds it: when the script goes, so
-//! does this).
+//! The loopback services of `scripts/bench-cycle` and `scripts/bench-peers`: N HTTP/1.1 servers
+//! on 127.0.0.1 in one process on one thread, answering `GET /status` (and `/health`) with the
+//! same small JSON body as bench-cycle's Python servers, keep-alive, head and body in one write.
+//! `bench-peer N` prints the N ports on one line, then serves until its stdin closes (the script
+//! holds it: when the script goes, so does this).
 //!
 //! **Why not the Python servers.** At 5,000 services they are one process of threads under one
 //! interpreter lock: measured with `scripts/bench-cycle --services 5000 --peers 100`, the
@@ -79,7 +79,8 @@ async fn serve(mut stream: TcpStream) {
         };
         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
         let path = head.split_whitespace().nth(1).unwrap_or("");
-        let (code, body) = if path.split('?').next() == Some("/status") {
+        // `/health` for scripts/bench-peers, whose Monit config asks for it.
+        let (code, body) = if matches!(path.split('?').next(), Some("/status" | "/health")) {
             ("200 OK", BODY)
         } else {
             ("404 Not Found", NOT_FOUND)
