@@ -9,7 +9,7 @@
 //! part is keyed by a hash of its numbers' bits that tells apart any two lists differing in one
 //! element (each step of [`mix`] is a bijection of the state), and by its length.
 
-use crate::snapshot::{Service, Snapshot};
+use crate::snapshot::{Series, Service, Snapshot};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -85,24 +85,29 @@ fn service(out: &mut Vec<u8>, s: &mut Service, settled: &mut Settled) {
 
 /// The elements of `values`, comma-separated: all but the last from `settled` when its key
 /// still matches (written and kept otherwise), the last formatted now.
-fn array(out: &mut Vec<u8>, values: &[Option<f64>], settled: &mut (u64, String)) {
-    let Some((last, head)) = values.split_last() else {
+fn array(out: &mut Vec<u8>, values: &Series, settled: &mut (u64, String)) {
+    let Some(n) = values.len().checked_sub(1) else {
         return;
     };
-    let key = head
-        .iter()
-        .fold(mix(0, head.len() as u64), |h, v| mix(h, bits(*v)));
-    if settled.0 != key || (settled.1.is_empty() && !head.is_empty()) {
-        let mut text = serde_json::to_string(head).expect("numbers always serialise");
-        text.pop();
-        text.remove(0);
+    let head = || values.iter().take(n);
+    let key = head().fold(mix(0, n as u64), |h, v| mix(h, bits(v)));
+    if settled.0 != key || (settled.1.is_empty() && n > 0) {
+        // serde_json's compact text of the list without its brackets.
+        let mut text = Vec::new();
+        for (i, v) in head().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            serde_json::to_writer(&mut text, &v).expect("a number always serialises");
+        }
+        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
         *settled = (key, text);
     }
     out.extend_from_slice(settled.1.as_bytes());
-    if !head.is_empty() {
+    if n > 0 {
         out.push(b',');
     }
-    serde_json::to_writer(&mut *out, last).expect("a number always serialises");
+    serde_json::to_writer(&mut *out, &values.last()).expect("a number always serialises");
 }
 
 /// A number's bits, with `null` apart from every number.
@@ -133,10 +138,10 @@ mod tests {
         assert_eq!(cache.render(&mut snapshot), plain(&snapshot));
         // The next cycle: the running day and quarter hour move, a settled day is rewritten (a
         // history loaded afresh), a service's arrays are empty or one long, one is gone.
-        std::sync::Arc::make_mut(&mut snapshot.services[0].days)[89] = Some(0.5);
-        std::sync::Arc::make_mut(&mut snapshot.services[0].latency_24h)[95] = None;
-        std::sync::Arc::make_mut(&mut snapshot.services[1].days)[3] = Some(0.25);
-        std::sync::Arc::make_mut(&mut snapshot.services[1].latency_24h)[0] = Some(f64::NAN);
+        snapshot.services[0].days.set(89, Some(0.5));
+        snapshot.services[0].latency_24h.set(95, None);
+        snapshot.services[1].days.set(3, Some(0.25));
+        snapshot.services[1].latency_24h.set(0, Some(f64::NAN));
         snapshot.services[2].days = Default::default();
         snapshot.services[2].latency_24h = vec![Some(1.5)].into();
         snapshot.services.remove(3);
@@ -163,11 +168,11 @@ mod tests {
             (s.days.1.as_ptr(), s.latency.1.as_ptr())
         };
         let before = text(&cache);
-        std::sync::Arc::make_mut(&mut snapshot.services[0].days)[89] = Some(0.123);
-        std::sync::Arc::make_mut(&mut snapshot.services[0].latency_24h)[95] = Some(9.5);
+        snapshot.services[0].days.set(89, Some(0.123));
+        snapshot.services[0].latency_24h.set(95, Some(9.5));
         cache.render(&mut snapshot);
         assert_eq!(text(&cache), before, "the running elements are not cached");
-        std::sync::Arc::make_mut(&mut snapshot.services[0].days)[88] = Some(0.123);
+        snapshot.services[0].days.set(88, Some(0.123));
         cache.render(&mut snapshot);
         assert_ne!(text(&cache).0, before.0);
         assert_eq!(text(&cache).1, before.1);
