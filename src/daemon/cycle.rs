@@ -782,32 +782,8 @@ fn write_outputs(
                     }
                 }
             }
-            // Past COMPACT_FROM services the pages draw no strip, sparkline or details (a line
-            // per service; each service's own page has them, from a context of its own), so the
-            // site-wide context is made without the services' 90 days, 96 quarter hours and
-            // `details`: at 5,000 services the series were 930,000 template values a cycle, the
-            // largest allocation of a publish, and each service's details a map of its own (a
-            // B-tree node, 632 bytes, and its strings). They are put back for status.json.
-            let compact = snapshot.services.len() >= crate::output::site::services::COMPACT_FROM;
-            let kept_aside: Vec<_> = if compact {
-                snapshot
-                    .services
-                    .iter_mut()
-                    .map(|s| {
-                        (
-                            std::mem::take(&mut s.days),
-                            std::mem::take(&mut s.latency_24h),
-                            std::mem::take(&mut s.details),
-                        )
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            // Past COMPACT_FROM services the context lists rows, not whole services.
             let made = site.context(snapshot, site_info);
-            for (s, aside) in snapshot.services.iter_mut().zip(kept_aside) {
-                (s.days, s.latency_24h, s.details) = aside;
-            }
             match made {
                 Err(e) => fail(
                     snapshot,

@@ -181,7 +181,7 @@ mod tests {
         tera.add_raw_template("old.html", &old).unwrap();
         filters::register(&mut tera);
         let ctx = context(
-            snapshot,
+            &mut snapshot.clone(),
             &info(),
             &SiteFiles::default(),
             fragments,
