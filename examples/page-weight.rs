@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
 
     let config = Config::embedded();
     let site = Site::load(&config).map_err(|e| anyhow::anyhow!("{}", e.join("\n")))?;
-    let ctx = site.context(&snapshot, &SiteInfo::new(&config))?;
+    let ctx = site.context(&mut snapshot, &SiteInfo::new(&config))?;
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-weight");
     std::fs::create_dir_all(out.join("assets"))?;
     let html = site
@@ -108,7 +108,7 @@ fn main() -> anyhow::Result<()> {
     let rounds = 1000;
     let start = Instant::now();
     for _ in 0..rounds {
-        let ctx = site.context(&snapshot, &SiteInfo::new(&config))?;
+        let ctx = site.context(&mut snapshot, &SiteInfo::new(&config))?;
         std::hint::black_box(
             site.render("index.html", &ctx)
                 .map_err(anyhow::Error::msg)?,

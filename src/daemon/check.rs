@@ -49,11 +49,11 @@ pub fn run(path: Option<&Path>, env: &Env) -> Report {
     match Site::load(config_ref) {
         Err(template_problems) => problems.extend(template_problems),
         Ok(site) => {
-            let example = crate::snapshot::example();
+            let mut example = crate::snapshot::example();
             // The context renders changes.html (the status page's "Recent changes"), which an
             // override in templates_dir can break: a problem to report, like any page's; the
             // pages made from that context cannot be tried then.
-            let mut ctx = match site.context(&example, &SiteInfo::new(config_ref)) {
+            let mut ctx = match site.context(&mut example, &SiteInfo::new(config_ref)) {
                 Ok(ctx) => Some(ctx),
                 Err(e) => {
                     problems.push(format!(

@@ -88,10 +88,6 @@ pub struct Generator {
     /// A one-shot `build`: each cycle waits for all its files, so the hook and the exit status
     /// see them.
     one_shot: bool,
-    /// Each service's `details` as last handed out, by its place in the config: the same
-    /// facts a cycle later are handed out again, not copied, so the snapshots alive at once
-    /// share them (`snapshot::Details`).
-    details_kept: Vec<Details>,
 }
 
 impl Generator {
@@ -133,7 +129,6 @@ impl Generator {
             backlog: Backlog::default(),
             kept: Arc::default(),
             one_shot: false,
-            details_kept: Vec::new(),
             config,
         }
     }
@@ -376,8 +371,6 @@ impl Generator {
             tracing::warn!("{problem}");
         }
         self.prober = Prober::new(config.services.clone());
-        // Places in the config may have changed.
-        self.details_kept.clear();
         self.host = HostSampler::new(config.host.clone())
             .inspect_err(|e| tracing::warn!("host figures are not available: {e}"))
             .ok();
@@ -518,14 +511,11 @@ impl Generator {
 
     /// Each configured service as the feed shows it, with maintenance windows applied.
     fn services(&mut self, now: DateTime<Utc>) -> Vec<Service> {
-        let kept = &mut self.details_kept;
-        kept.resize_with(self.prober.services().len(), Details::default);
         self.prober
             .results()
-            .zip(kept.iter_mut())
-            .map(|((cfg, outcome), kept)| {
+            .map(|(cfg, outcome)| {
                 let mut service = match outcome {
-                    Some(o) => service_from(cfg, o, kept),
+                    Some((o, details)) => service_from(cfg, o, details),
                     None => Service {
                         error: Some("first check still running".into()),
                         ..Service::new(
@@ -711,17 +701,14 @@ fn host_entry(
     })
 }
 
-/// The service a probe's outcome shows; its `details` are `kept` (the last ones handed out for
-/// it) when they are the same, and become `kept` otherwise.
-fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome, kept: &mut Details) -> Service {
-    if **kept != o.details {
-        *kept = Details::new(o.details.clone());
-    }
+/// The service a probe's outcome shows, with its `details` (shared with the prober, which keeps
+/// the same ones from check to check while they are equal).
+fn service_from(cfg: &crate::config::ServiceConfig, o: &Outcome, details: &Details) -> Service {
     Service {
         latency_ms: o.latency.map(millis),
         checked_at: Some(o.checked_at),
         error: o.error.clone(),
-        details: Details::clone(kept),
+        details: Details::clone(details),
         ..Service::new(
             cfg.name.clone(),
             cfg.slug.clone(),
@@ -782,30 +769,8 @@ fn write_outputs(
                     }
                 }
             }
-            // Past COMPACT_FROM services the pages draw no strip or sparkline (a line per
-            // service; each service's own page has them, from a context of its own), so the
-            // site-wide context is made without the services' 90 days and 96 quarter hours: at
-            // 5,000 services they were 930,000 template values a cycle, the largest allocation
-            // of a publish. They are put back for status.json.
-            let compact = snapshot.services.len() >= crate::output::site::services::COMPACT_FROM;
-            let series: Vec<_> = if compact {
-                snapshot
-                    .services
-                    .iter_mut()
-                    .map(|s| {
-                        (
-                            std::mem::take(&mut s.days),
-                            std::mem::take(&mut s.latency_24h),
-                        )
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            // Past COMPACT_FROM services the context lists rows, not whole services.
             let made = site.context(snapshot, site_info);
-            for (s, (days, latency)) in snapshot.services.iter_mut().zip(series) {
-                (s.days, s.latency_24h) = (days, latency);
-            }
             match made {
                 Err(e) => fail(
                     snapshot,
@@ -919,40 +884,4 @@ fn write_incident_pages(
         failures.push(e);
     }
     failures
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The same facts a cycle later are the same allocation, so the snapshots alive at once
-    /// hold them once; other facts are a new one, and the older snapshot keeps its own.
-    #[test]
-    fn a_services_details_are_shared_from_cycle_to_cycle_while_they_are_the_same() {
-        let config = Config::parse(
-            "[[service]]\nname = \"API\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n",
-            std::path::Path::new("cortex-status.toml"),
-            &Default::default(),
-        )
-        .unwrap();
-        let cfg = &config.services[0];
-        let outcome = |version: &str| Outcome {
-            status: Status::Up,
-            latency: None,
-            checked_at: Utc::now(),
-            error: None,
-            details: serde_json::json!({"version": version, "tasks": 3})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        };
-        let mut kept = Details::default();
-        let first = service_from(cfg, &outcome("1.2"), &mut kept);
-        let second = service_from(cfg, &outcome("1.2"), &mut kept);
-        assert!(Arc::ptr_eq(&first.details, &second.details));
-        let third = service_from(cfg, &outcome("1.3"), &mut kept);
-        assert!(!Arc::ptr_eq(&second.details, &third.details));
-        assert_eq!(second.details["version"], "1.2");
-        assert_eq!(third.details["version"], "1.3");
-    }
 }

@@ -12,6 +12,7 @@
 
 use super::records::{Bucket, NO_DAY, NO_SLOT, Past, Recent, Sum, WINDOWS, day_key};
 use super::*;
+use crate::snapshot::series;
 
 impl ServiceHistory {
     /// When this service was first checked: the recorded time, or for a file written before it
@@ -66,7 +67,7 @@ impl ServiceHistory {
             }
             for (sum, n) in past.windows.iter_mut().zip(WINDOWS) {
                 if key >= today - (n - 1) {
-                    sum.add(d.ok, d.down);
+                    sum.add(d.ok(), d.down());
                 }
             }
             if let Ok(i) = usize::try_from(key - strip_first)
@@ -95,7 +96,7 @@ impl ServiceHistory {
         // every window, as they did when the windows were summed from the newest day back.
         let mut recent = Sum::default();
         for (_, d) in self.days.from(today) {
-            recent.add(d.ok, d.down);
+            recent.add(d.ok(), d.down());
         }
         let windows = self.past(today).windows;
         let window = |i: usize| windows[i].plus(recent).availability().map(ratio);
@@ -137,40 +138,38 @@ impl ServiceHistory {
     }
 
     /// The last [`DAYS`] days' availability, oldest first, today last.
-    pub(super) fn day_strip(&mut self, now: DateTime<Utc>) -> Vec<Option<f64>> {
+    /// Kept as the codes (ten-thousandths) they are computed in ([`Series::coded`]).
+    pub(super) fn day_strip(&mut self, now: DateTime<Utc>) -> Series {
         let today = day_key(now);
         let d = self.days.get(today);
         let past = self.past(today);
-        past.strip
-            .iter()
-            .map(|&code| (code != NO_DAY).then(|| f64::from(code) / 10_000.0))
-            .chain([d
-                .availability()
-                .map(|r| f64::from(strip_code(r)) / 10_000.0)])
-            .collect()
+        let day = |code: u16| match code {
+            NO_DAY => series::NONE,
+            code => u32::from(code),
+        };
+        let codes = past.strip.iter().map(|&code| day(code));
+        let today = d.availability().map_or(NO_DAY, strip_code);
+        Series::coded(STRIP_UNIT, codes.chain([day(today)]))
     }
 
     /// Average latency per [`LATENCY_SLOTS`]th of the last 24 hours, oldest first.
-    pub(super) fn latency_slots(&mut self, now: DateTime<Utc>) -> Vec<Option<f64>> {
+    /// Kept as the codes (tenths of a ms) they are computed in ([`Series::coded`]).
+    pub(super) fn latency_slots(&mut self, now: DateTime<Utc>) -> Series {
         let Some((recent, newest)) = self.recent(now) else {
-            return vec![None; LATENCY_SLOTS];
+            return Series::coded(SLOT_UNIT, [series::NONE; LATENCY_SLOTS]);
         };
         let filling = slot_of(recent.newest, recent.first_slot);
-        recent
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(i, &code)| {
-                if Some(i) == filling {
-                    let (n, us) = recent.filling;
-                    let n = n.saturating_add(newest.lat_n.into());
-                    let us = us.saturating_add(newest.lat_us());
-                    (n > 0).then(|| f64::from(slot_code(n, us)) / 10.0)
-                } else {
-                    (code != NO_SLOT).then(|| f64::from(code) / 10.0)
-                }
-            })
-            .collect()
+        let codes = recent.slots.iter().enumerate().map(|(i, &code)| {
+            if Some(i) == filling {
+                let (n, us) = recent.filling;
+                let n = n.saturating_add(newest.lat_n.into());
+                let us = us.saturating_add(newest.lat_us());
+                if n > 0 { slot_code(n, us) } else { NO_SLOT }
+            } else {
+                code
+            }
+        });
+        Series::coded(SLOT_UNIT, codes)
     }
 
     /// The figures of the 24 hours but the newest bucket, from the cache when it is for this
@@ -247,6 +246,12 @@ const _: () = assert!((86_400 / LATENCY_SLOTS as i64) % BUCKET_SECONDS == 0);
 fn bucket_key_of(since: i64) -> i64 {
     since.div_euclid(BUCKET_SECONDS)
 }
+
+/// What a strip code and a slot code count: ten-thousandths, tenths of a ms.
+const STRIP_UNIT: f64 = 10_000.0;
+const SLOT_UNIT: f64 = 10.0;
+// A slot without a latency is a series' missing value as it is.
+const _: () = assert!(NO_SLOT == series::NONE);
 
 /// A day's availability as the strip shows it: in ten-thousandths, rounded.
 fn strip_code(r: f64) -> u16 {

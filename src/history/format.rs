@@ -182,10 +182,7 @@ impl From<ServiceV2> for Loaded {
                 let from = n.saturating_sub(KEEP_DAYS);
                 trimmed.days += from;
                 for i in from..n {
-                    let day = Day {
-                        ok: s.ok[i],
-                        down: s.down[i],
-                    };
+                    let day = Day::new(s.ok[i], s.down[i]);
                     put(&mut h.days, first + i as i64, day);
                 }
             }
@@ -261,8 +258,10 @@ trait Merge {
 
 impl Merge for Day {
     fn merge(&mut self, o: Day) {
-        self.ok = self.ok.saturating_add(o.ok);
-        self.down = self.down.saturating_add(o.down);
+        *self = Day::new(
+            self.ok().saturating_add(o.ok()),
+            self.down().saturating_add(o.down()),
+        );
     }
 }
 
@@ -326,8 +325,8 @@ impl Serialize for Columns<'_> {
             let column =
                 |f: fn(Day) -> u32| Column(move || (first..=last).map(move |k| f(h.days.get(k))));
             m.serialize_entry("day", &date)?;
-            m.serialize_entry("ok", &column(|d| d.ok))?;
-            m.serialize_entry("down", &column(|d| d.down))?;
+            m.serialize_entry("ok", &column(|d| d.ok()))?;
+            m.serialize_entry("down", &column(|d| d.down()))?;
         }
         if let Some((first, _)) = h.fine.records().next()
             && let Some((_, last)) = h.fine.range()
@@ -508,10 +507,7 @@ pub(super) mod v1 {
         };
         for d in &s.days {
             let c = d.counts;
-            let day = Day {
-                ok: c.up.saturating_add(c.degraded),
-                down: c.down,
-            };
+            let day = Day::new(c.up.saturating_add(c.degraded), c.down);
             put(&mut h.days, date_key(d.date), day);
         }
         for b in &s.fine {

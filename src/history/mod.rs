@@ -7,7 +7,7 @@
 //! ([`figures`]).
 //!
 //! **Bounded by design, and small.** Per service a fixed ring of [`KEEP_DAYS`] day records and
-//! one of [`FINE_BUCKETS`] buckets, each a few integers ([`records`]): about 10 KB resident
+//! one of [`FINE_BUCKETS`] buckets, each a few integers ([`records`]): about 7 KB resident
 //! whatever it has seen ([`ServiceHistory::stored_values`]); at most [`KEEP_INCIDENTS`]
 //! incidents in all, each error cut to [`ERROR_CHARS`] characters; services no longer in the
 //! config are dropped (with a log line). The file's size depends on the number of services,

@@ -62,7 +62,7 @@ fn availability_counts_degraded_as_available_and_ignores_maintenance_and_unknown
         b.add(status, latency.and_then(records::micros));
     }
     assert_eq!(c.availability(), Some(0.75));
-    assert_eq!((c.ok, c.down), (3, 1));
+    assert_eq!((c.ok(), c.down()), (3, 1));
     assert_eq!((b.ok, b.down, b.lat_n, b.lat_us()), (3, 1, 3, 15_000));
 }
 
@@ -85,7 +85,7 @@ fn maintenance_is_not_downtime() {
     let s = check(&mut h, "db", Status::Up, start + Duration::minutes(70));
     assert_eq!(s.uptime.day, Some(1.0));
     assert_eq!(s.uptime.week, Some(1.0));
-    assert_eq!(s.days.last(), Some(&Some(1.0)));
+    assert_eq!(s.days.last(), Some(1.0));
     // …whereas the same hour down counts.
     for i in 71..131 {
         check(&mut h, "db", Status::Down, start + Duration::minutes(i));
@@ -102,7 +102,7 @@ fn a_result_is_counted_once_however_many_cycles_show_it() {
         check(&mut h, "web", Status::Up, at);
     }
     let (_, day) = h.service("web").unwrap().days()[0];
-    assert_eq!(day.ok + day.down, 1);
+    assert_eq!(day.ok() + day.down(), 1);
 }
 
 #[test]
@@ -146,12 +146,12 @@ fn the_strip_and_the_sparkline_line_up_with_today_and_now() {
     h.observe(&mut s, now);
     let [s] = s;
     assert_eq!(s.days.len(), DAYS);
-    assert_eq!(s.days[0], Some(0.0), "89 days ago is the first bar");
-    assert_eq!(s.days[86], Some(1.0));
-    assert_eq!(s.days[89], Some(1.0), "today is the last bar");
+    assert_eq!(s.days.get(0), Some(0.0), "89 days ago is the first bar");
+    assert_eq!(s.days.get(86), Some(1.0));
+    assert_eq!(s.days.get(89), Some(1.0), "today is the last bar");
     assert_eq!(s.days.iter().flatten().count(), 3);
     assert_eq!(s.latency_24h.len(), LATENCY_SLOTS);
-    assert_eq!(s.latency_24h[LATENCY_SLOTS - 1], Some(4.0));
+    assert_eq!(s.latency_24h.get(LATENCY_SLOTS - 1), Some(4.0));
     assert_eq!(s.latency_24h.iter().flatten().count(), 1);
     assert_eq!(s.uptime.week, Some(1.0));
     assert_eq!(s.uptime.quarter, Some(ratio(2.0 / 3.0)));
@@ -308,7 +308,10 @@ fn the_file_stays_within_its_bound_after_a_simulated_year() {
             (b.last_status, b.last_checked)
         );
         assert_eq!(a.days().len(), b.days().len());
-        assert_eq!(a.days().last().unwrap().1.ok, b.days().last().unwrap().1.ok);
+        assert_eq!(
+            a.days().last().unwrap().1.ok(),
+            b.days().last().unwrap().1.ok()
+        );
         assert_eq!(a.buckets().len(), b.buckets().len());
         assert_eq!(a, b, "the records read back whole");
     }
@@ -334,7 +337,7 @@ fn a_fresh_history_says_how_much_of_each_window_it_covers() {
     assert!(s.uptime_coverage.year > 0.0);
     // The strip: data for yesterday and today only.
     assert_eq!(s.days.iter().flatten().count(), 2);
-    assert!(s.days[..DAYS - 2].iter().all(Option::is_none));
+    assert!(s.days.iter().take(DAYS - 2).all(|d| d.is_none()));
 
     // A week on, the short windows are whole and the long ones still partial.
     let later = first + Duration::days(8);
@@ -430,7 +433,7 @@ fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
     assert_eq!(web.last_checked, Some(now));
     assert_eq!(web.days().len(), 1);
     assert_eq!(web.days()[0].0, now.date_naive());
-    assert_eq!(web.days()[0].1.ok, 1);
+    assert_eq!(web.days()[0].1.ok(), 1);
     assert_eq!(web.buckets().len(), 1);
     assert_eq!(s.uptime.day, Some(1.0), "the future's down check is gone");
     assert_eq!(s.uptime.year, Some(1.0));
@@ -441,7 +444,7 @@ fn a_check_after_the_clock_stepped_back_is_counted_and_the_future_dropped() {
     );
     // And counting goes on from there.
     check(&mut h, "web", Status::Up, now + Duration::minutes(1));
-    assert_eq!(h.service("web").unwrap().days()[0].1.ok, 2);
+    assert_eq!(h.service("web").unwrap().days()[0].1.ok(), 2);
 }
 
 #[test]
@@ -558,7 +561,7 @@ fn a_file_past_the_bounds_is_trimmed_when_read() {
     assert!(days.iter().zip(days.iter().skip(1)).all(|(a, b)| a.0 < b.0));
     let last = days.last().unwrap();
     assert_eq!(
-        (last.0, last.1.ok, last.1.down),
+        (last.0, last.1.ok(), last.1.down()),
         (day0 + Duration::days(999), 1, 1)
     );
     assert_eq!(web.buckets().len(), FINE_BUCKETS);
@@ -829,8 +832,8 @@ fn a_file_without_a_generation_loads_and_the_journal_of_another_is_ignored() {
     .unwrap();
     let h = History::load(dir.path(), now);
     let web = h.service("web").unwrap();
-    assert_eq!(web.days()[0].1.ok, 4);
-    assert_eq!(web.days()[0].1.down, 0);
+    assert_eq!(web.days()[0].1.ok(), 4);
+    assert_eq!(web.days()[0].1.down(), 0);
 }
 
 /// What one service's history may keep resident, in integers: two per day record, four per
@@ -881,10 +884,10 @@ fn the_resident_size_per_service_is_bounded_after_a_simulated_year() {
             "{slug}: {} values",
             s.stored_values()
         );
-        // 400 days of 8 bytes, 288 buckets of 12, the cached figures: 7.5 KB (10.9 with
-        // buckets of 24 bytes).
+        // 400 days of 6 bytes, 288 buckets of 12, the cached figures: 6.7 KB (7.5 with days of
+        // 8 bytes, 10.9 with buckets of 24 bytes too).
         assert!(
-            s.resident_bytes() <= 7_700,
+            s.resident_bytes() <= 6_800,
             "{slug}: {} bytes",
             s.resident_bytes()
         );
@@ -942,17 +945,17 @@ fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
     assert_eq!(uptime.quarter, Some(ratio(96.0 / 109.0)));
     assert_eq!(uptime.year, Some(ratio(106.0 / 129.0)));
     assert_eq!(since, Some(t("2025-11-01T00:00:00Z")));
-    assert_eq!(days[DAYS - 1], Some(1.0));
-    assert_eq!(days[DAYS - 2], Some(0.25));
-    assert_eq!(days[DAYS - 4], Some(1.0));
-    assert_eq!(days[DAYS - 61], Some(0.9));
+    assert_eq!(days.get(DAYS - 1), Some(1.0));
+    assert_eq!(days.get(DAYS - 2), Some(0.25));
+    assert_eq!(days.get(DAYS - 4), Some(1.0));
+    assert_eq!(days.get(DAYS - 61), Some(0.9));
     assert_eq!(days.iter().flatten().count(), 4);
     assert_eq!(
-        latency[LATENCY_SLOTS - 1],
+        latency.get(LATENCY_SLOTS - 1),
         Some(2.3),
         "4.5 ms over 2 checks"
     );
-    assert_eq!(latency[LATENCY_SLOTS - 5], Some(2.5));
+    assert_eq!(latency.get(LATENCY_SLOTS - 5), Some(2.5));
     assert_eq!(latency.iter().flatten().count(), 2);
     let before = figures(&mut h);
 
@@ -974,7 +977,7 @@ fn a_version_1_file_loads_with_the_same_figures_and_is_saved_as_version_2() {
     // The one check added is all that moved.
     after.0.day = before.0.day;
     after.4 = before.4.clone();
-    assert_eq!(after.3[..DAYS - 1], before.3[..DAYS - 1]);
+    assert_eq!(after.3.to_vec()[..DAYS - 1], before.3.to_vec()[..DAYS - 1]);
 }
 
 /// Issue 14: a whole rewrite of a year of 100 services is the compact form: a few KB per service.
@@ -1153,8 +1156,8 @@ mod incremental {
                 let [s] = s;
                 let (uptime, strip, slots) = naive.figures(now);
                 prop_assert_eq!(s.uptime, uptime);
-                prop_assert_eq!(&s.days[..], &strip[..]);
-                prop_assert_eq!(&s.latency_24h[..], &slots[..]);
+                prop_assert_eq!(&s.days.to_vec()[..], &strip[..]);
+                prop_assert_eq!(&s.latency_24h.to_vec()[..], &slots[..]);
                 prop_assert_eq!(s.observed_since, naive.first);
             }
         }
@@ -1220,6 +1223,55 @@ fn a_bucket_is_12_bytes_and_a_count_past_its_width_loads_saturated() {
     assert_eq!((b1.ok, b1.down, b1.lat_n, b1.lat_us()), (5, 5, 1, 1000));
 }
 
+/// A day record is 6 bytes (24-bit counts, enough for a day of checks at the shortest
+/// interval); a file's count past that loads saturated, and one below it exactly.
+#[test]
+fn a_day_is_6_bytes_and_a_count_past_its_width_loads_saturated() {
+    assert_eq!(std::mem::size_of::<Day>(), 6);
+    let most = 86_400_000 / crate::config::MIN_INTERVAL.as_millis();
+    assert!(
+        most <= u128::from(records::MAX_DAY_COUNT),
+        "{most} checks in a day"
+    );
+    let mut d = Day::new(records::MAX_DAY_COUNT - 1, 7);
+    d.add(Status::Up);
+    d.add(Status::Up);
+    d.add(Status::Down);
+    assert_eq!((d.ok(), d.down()), (records::MAX_DAY_COUNT, 8));
+    let dir = tempfile::tempdir().unwrap();
+    let now = t("2026-11-24T12:07:00Z");
+    let file = serde_json::json!({"version": 2, "generation": 0, "services": {"web": {
+        "last_status": "up", "last_checked": "2026-11-24T12:06:00Z",
+        "day": "2026-11-23", "ok": [u32::MAX, 8_640_000], "down": [20_000_000, 3]}},
+        "incidents": []});
+    std::fs::write(dir.path().join("history.json"), file.to_string()).unwrap();
+    let h = History::load(dir.path(), now);
+    let days = h.service("web").unwrap().days();
+    assert_eq!(days.len(), 2, "{days:?}");
+    let (d0, d1) = (days[0].1, days[1].1);
+    assert_eq!(
+        (d0.ok(), d0.down()),
+        (records::MAX_DAY_COUNT, records::MAX_DAY_COUNT)
+    );
+    assert_eq!((d1.ok(), d1.down()), (8_640_000, 3));
+}
+
+/// What the history hands out for the page and status.json takes 4 bytes a value (a code), not
+/// the 16 of an `Option<f64>`, and reads back the numbers it computed.
+#[test]
+fn the_strip_and_the_slots_take_4_bytes_a_value() {
+    let (_dir, mut h) = fresh();
+    let now = t("2026-11-24T12:00:00Z");
+    let a = check(&mut h, "web", Status::Up, now);
+    let b = check(&mut h, "web", Status::Down, now + Duration::seconds(1));
+    for s in [&a, &b] {
+        assert_eq!(s.days.heap_bytes(), 4 * DAYS);
+        assert_eq!(s.latency_24h.heap_bytes(), 4 * LATENCY_SLOTS);
+    }
+    assert_eq!(a.days.last(), Some(1.0));
+    assert_eq!(b.days.last(), Some(0.5));
+}
+
 /// A service's day strip and latency slots are handed out again, not copied, while their values
 /// stay the same: the snapshots alive at once then hold one copy, not one each. A change gives
 /// a new series and leaves the one an older snapshot holds as it was.
@@ -1230,12 +1282,12 @@ fn the_strip_and_the_slots_are_shared_between_cycles_while_they_are_the_same() {
     let a = check(&mut h, "web", Status::Up, now);
     let b = check(&mut h, "web", Status::Up, now + Duration::seconds(1));
     assert_eq!(a.days.len(), DAYS);
-    assert!(std::sync::Arc::ptr_eq(&a.days, &b.days));
-    assert!(std::sync::Arc::ptr_eq(&a.latency_24h, &b.latency_24h));
+    assert!(Series::ptr_eq(&a.days, &b.days));
+    assert!(Series::ptr_eq(&a.latency_24h, &b.latency_24h));
     let c = check(&mut h, "web", Status::Down, now + Duration::seconds(2));
-    assert!(!std::sync::Arc::ptr_eq(&b.days, &c.days));
-    assert_eq!(b.days.last(), Some(&Some(1.0)));
-    assert!(c.days.last().unwrap().unwrap() < 1.0);
+    assert!(!Series::ptr_eq(&b.days, &c.days));
+    assert_eq!(b.days.last(), Some(1.0));
+    assert!(c.days.last().unwrap() < 1.0);
 }
 
 /// The journal lines waiting for a save are bounded in bytes, whatever the number of services:

@@ -8,9 +8,11 @@
 //! [`SCHEMA`].
 
 mod example;
+pub(crate) mod series;
 mod written;
 
 pub use example::example;
+pub use series::Series;
 pub use written::{IncidentUpdate, Severity, UpdateKind, WrittenIncident};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -258,12 +260,6 @@ pub const DAYS: usize = 90;
 /// while it is the same. Serialised as the plain object.
 pub type Details = std::sync::Arc<Map<String, Value>>;
 
-/// A service's day strip or latency slots: shared, not copied, between the snapshots alive at
-/// once (the one being made, the last one kept for a re-render, the one the per-service files
-/// are written from) and the history, which hands out the same series again while its values
-/// are the same. Each was 1.5 KB a service a snapshot as a `Vec`; at 5,000 services three
-/// copies of both were 45 MB. Serialised as the plain array.
-pub type Series = std::sync::Arc<[Option<f64>]>;
 /// How many points the 24-hour sparkline (`Service::latency_24h`) has: one per 15 minutes.
 pub const LATENCY_SLOTS: usize = 96;
 

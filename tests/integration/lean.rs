@@ -457,3 +457,53 @@ fn the_daemon_runs_with_one_malloc_arena_unless_told_otherwise() {
     assert_eq!(arena_var(daemon.child.id()).as_deref(), Some("4"));
     daemon.terminate();
 }
+
+/// Past `COMPACT_FROM` (51) services the site-wide template context (the status page, custom
+/// pages, history, incidents) lists each service as a row without its `days`, `latency_24h`,
+/// `details` and `uptime_coverage`: the one-line rows show none of them, and at thousands of
+/// services they were most of the context's memory. status.json and each service's page (a
+/// context of its own) have them all; below that size the site-wide context has them too.
+#[test]
+fn past_the_compact_size_the_site_wide_context_leaves_out_series_and_details() {
+    let peer = Peer::start(Behaviour::json(200, r#"{"status":"ok","version":"1.2.3"}"#));
+    for (n, full) in [(60, false), (3, true)] {
+        let site = Site::new(&format!(
+            "templates_dir = \"templates\"\n{}",
+            many_services(n, std::slice::from_ref(&peer), "1h")
+        ));
+        let pages = site.path("templates/pages");
+        std::fs::create_dir_all(&pages).unwrap();
+        std::fs::write(
+            pages.join("sizes.html"),
+            "{% for s in services %}{{ s.name }} {{ s.uptime[\"24h\"] }}:\
+             {% if s.days is defined %}{{ s.days | length }}/{{ s.latency_24h | length }}/\
+             {{ s.details.version }}/{{ s.uptime_coverage | length }}{% else %}\
+             {% if s.latency_24h or s.details or s.uptime_coverage %}some{% else %}row{% endif %}\
+             {% endif %};{% endfor %}",
+        )
+        .unwrap();
+        let out = site.run(&["build"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sizes = std::fs::read_to_string(site.out().join("sizes.html")).unwrap();
+        let seen = if full { " 1:90/96/1.2.3/5;" } else { " 1:row;" };
+        assert_eq!(sizes.matches(seen).count(), n, "{n} services: {sizes}");
+        let status: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(site.out().join("status.json")).unwrap())
+                .unwrap();
+        for s in status["services"].as_array().unwrap() {
+            assert_eq!(s["days"].as_array().unwrap().len(), 90);
+            assert_eq!(s["latency_24h"].as_array().unwrap().len(), 96);
+            assert_eq!(s["details"]["version"], "1.2.3", "{s}");
+            assert_eq!(s["uptime_coverage"].as_object().unwrap().len(), 5);
+        }
+        let page = std::fs::read_to_string(site.out().join("services/svc-0.html")).unwrap();
+        assert!(
+            page.contains("1.2.3"),
+            "the service's page shows its details"
+        );
+    }
+}

@@ -100,7 +100,7 @@ mod tests {
         filters::register(&mut tera);
         let kept = fragments::Fragments::default();
         let ctx = context(
-            snapshot,
+            &mut snapshot.clone(),
             &info(),
             &SiteFiles::default(),
             &kept,

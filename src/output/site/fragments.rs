@@ -181,7 +181,7 @@ mod tests {
         tera.add_raw_template("old.html", &old).unwrap();
         filters::register(&mut tera);
         let ctx = context(
-            snapshot,
+            &mut snapshot.clone(),
             &info(),
             &SiteFiles::default(),
             fragments,
@@ -225,8 +225,9 @@ mod tests {
         for s in &mut snapshot.services {
             s.latency_ms = s.latency_ms.map(|l| l + 1.5);
             s.checked_at = s.checked_at.map(|t| t + chrono::Duration::seconds(1));
-            if let Some(last) = std::sync::Arc::make_mut(&mut s.latency_24h).last_mut() {
-                *last = Some(last.unwrap_or(1.0) * 2.0);
+            if let Some(i) = s.latency_24h.len().checked_sub(1) {
+                let last = s.latency_24h.last();
+                s.latency_24h.set(i, Some(last.unwrap_or(1.0) * 2.0));
             }
         }
         snapshot.generated_at += chrono::Duration::seconds(1);
@@ -239,8 +240,8 @@ mod tests {
         )));
         // Each of what a fragment shows renders that service's fragment again, and only it.
         let changes: [&dyn Fn(&mut Service); 5] = [
-            &|s| std::sync::Arc::make_mut(&mut s.days)[89] = Some(0.5),
-            &|s| std::sync::Arc::make_mut(&mut s.latency_24h)[0] = Some(123.0),
+            &|s| s.days.set(89, Some(0.5)),
+            &|s| s.latency_24h.set(0, Some(123.0)),
             &|s| s.uptime.week = Some(0.25),
             &|s| {
                 s.uptime_coverage.day = if s.uptime_coverage.day >= 1.0 {

@@ -108,7 +108,7 @@ impl Site {
 
     /// The context every page of this site is rendered with: the snapshot and what the
     /// templates see besides, with the status page's kept parts (`fragments`, `changes`).
-    pub fn context(&self, snapshot: &Snapshot, info: &SiteInfo) -> tera::Result<tera::Context> {
+    pub fn context(&self, snapshot: &mut Snapshot, info: &SiteInfo) -> tera::Result<tera::Context> {
         super::context(
             snapshot,
             info,

@@ -111,15 +111,29 @@ struct SiteView<'a> {
 
 /// The context every page is rendered with. `fragments` keeps each service's charts from one
 /// cycle to the next (see [`fragments`]); the page takes them as `fragments[s.slug]`, while it
-/// lists services in full (below [`services::COMPACT_FROM`]; an empty map past it).
+/// lists services in full (below [`services::COMPACT_FROM`]; an empty map past it). Past that
+/// size `services` holds [`Row`]s, not whole services. The snapshot is borrowed mutably only to
+/// take its services out for a moment (they are serialised apart then); it is left as it was.
 pub fn context(
-    snapshot: &Snapshot,
+    snapshot: &mut Snapshot,
     info: &SiteInfo,
     files: &SiteFiles,
     fragments: &fragments::Fragments,
     (tera, changes): (&tera::Tera, &changes::Changes),
 ) -> tera::Result<Context> {
-    let mut ctx = Context::from_serialize(snapshot)?;
+    let compact = snapshot.services.len() >= services::COMPACT_FROM;
+    let mut ctx = if compact {
+        let services = std::mem::take(&mut snapshot.services);
+        let made = Context::from_serialize(&*snapshot);
+        snapshot.services = services;
+        let mut ctx = made?;
+        let rows: Vec<Row<'_>> = snapshot.services.iter().map(Row::of).collect();
+        ctx.insert("services", &rows);
+        ctx
+    } else {
+        Context::from_serialize(&*snapshot)?
+    };
+    let snapshot = &*snapshot;
     ctx.insert("changes", &changes.for_page(tera, &snapshot.incidents)?);
     let compact = snapshot.services.len() >= services::COMPACT_FROM;
     if compact {
@@ -149,6 +163,42 @@ pub fn context(
     // Past so many services the status page lists each in a line and links to its page.
     ctx.insert("compact", &compact);
     Ok(ctx)
+}
+
+/// A service as the site-wide context lists it past [`services::COMPACT_FROM`]: what a one-line
+/// row may show, each field as in `status.json`. Left out: `days`, `latency_24h`, `details` and
+/// `uptime_coverage` (each service's page has them, from a context of its own). A template
+/// value is a B-tree of 11 entries a node: with its 14 fields a service was three nodes (2 KB)
+/// and its coverage and details one each (632 bytes), rebuilt every cycle; 10 fields are one.
+#[derive(Serialize)]
+pub struct Row<'a> {
+    name: &'a str,
+    slug: &'a str,
+    kind: crate::snapshot::Kind,
+    group: Option<&'a str>,
+    status: Status,
+    latency_ms: Option<f64>,
+    checked_at: Option<String>,
+    error: Option<&'a str>,
+    uptime: crate::snapshot::Uptime,
+    observed_since: Option<String>,
+}
+
+impl<'a> Row<'a> {
+    pub fn of(s: &'a Service) -> Row<'a> {
+        Row {
+            name: &s.name,
+            slug: &s.slug,
+            kind: s.kind,
+            group: s.group.as_deref(),
+            status: s.status,
+            latency_ms: s.latency_ms,
+            checked_at: s.checked_at.as_ref().map(crate::snapshot::format_time),
+            error: s.error.as_deref(),
+            uptime: s.uptime,
+            observed_since: s.observed_since.as_ref().map(crate::snapshot::format_time),
+        }
+    }
 }
 
 /// A run of the services list under one `group` heading (or none), and how it fares: the page

@@ -36,7 +36,7 @@ fn render(name: &str, snapshot: &Snapshot) -> String {
         &tera,
         name,
         &context(
-            snapshot,
+            &mut snapshot.clone(),
             &site_info(),
             &files(),
             &Default::default(),
@@ -250,7 +250,7 @@ fn the_example_custom_page_renders_with_the_macros() {
     let example = include_str!("../../../examples/pages/host.html");
     let (_dir, site) = site_with(&[("pages/host.html", example)]);
     let ctx = site
-        .context(&crate::snapshot::example(), &site_info())
+        .context(&mut crate::snapshot::example(), &site_info())
         .unwrap();
     let page = site
         .outputs()
@@ -290,7 +290,7 @@ fn macros_escape_once_called_directly_or_nested() {
                 {{ m::row(items=[m::card(title=\"A <b>\", hint=\"x<y\"), m::meter(label=\"<m>\", ratio=0.5)]) }}";
     let (_dir, site) = site_with(&[("pages/direct.html", page)]);
     let ctx = site
-        .context(&crate::snapshot::example(), &site_info())
+        .context(&mut crate::snapshot::example(), &site_info())
         .unwrap();
     let html = site.render("pages/direct.html", &ctx).unwrap();
     assert_eq!(html.matches("<h3>A &lt;b&gt;</h3>").count(), 2, "{html}");
@@ -362,7 +362,7 @@ fn a_broken_custom_page_is_left_out_and_the_others_render() {
     );
     // The good page and the built-in ones render; only the good page is in the navigation.
     let ctx = site
-        .context(&crate::snapshot::example(), &site_info())
+        .context(&mut crate::snapshot::example(), &site_info())
         .unwrap();
     for page in site.outputs().iter().filter(|o| o.problem.is_none()) {
         let html = site.render(&page.template, &ctx).unwrap();
@@ -384,7 +384,7 @@ fn the_assets_version_follows_their_bytes() {
     let (_c, changed) = site_with(&[("assets/style.css", "body{}")]);
     let version = |site: &crate::output::site::Site| {
         let ctx = site
-            .context(&crate::snapshot::example(), &site_info())
+            .context(&mut crate::snapshot::example(), &site_info())
             .unwrap();
         ctx.get("site").unwrap()["assets_version"]
             .as_str()
@@ -468,7 +468,7 @@ fn an_unconfigured_task_page_says_what_to_set_instead_of_a_form() {
         &tera,
         "tasks.html",
         &context(
-            &crate::snapshot::example(),
+            &mut crate::snapshot::example(),
             &info,
             &files(),
             &Default::default(),
@@ -707,4 +707,55 @@ fn ungrouped_services_after_groups_are_headed_as_other_services() {
     let mut plain = crate::snapshot::example();
     plain.services.iter_mut().for_each(|s| s.group = None);
     assert!(!render_index(&plain).contains("Other services"));
+}
+
+/// Past `COMPACT_FROM` services the site-wide context lists each service as a row: the ten
+/// fields a one-line row may show, each as `status.json` has it; not the strip, the sparkline,
+/// the details or the coverage (a service's own page has them). One short of it, whole
+/// services. The snapshot is left as it was.
+#[test]
+fn past_the_compact_size_services_are_rows_in_the_site_wide_context() {
+    let mut tera = TemplateSet::load(None).unwrap().compile().unwrap();
+    filters::register(&mut tera);
+    let example = crate::snapshot::example();
+    let left_out = ["days", "latency_24h", "details", "uptime_coverage"];
+    for n in [services::COMPACT_FROM, services::COMPACT_FROM - 1] {
+        let mut snapshot = example.clone();
+        snapshot.services = (0..n)
+            .map(|i| Service {
+                slug: format!("s{i}"),
+                ..example.services[i % example.services.len()].clone()
+            })
+            .collect();
+        let before = serde_json::to_value(&snapshot.services).unwrap();
+        let ctx = context(
+            &mut snapshot,
+            &site_info(),
+            &files(),
+            &Default::default(),
+            (&tera, &Default::default()),
+        )
+        .unwrap()
+        .into_json();
+        assert_eq!(serde_json::to_value(&snapshot.services).unwrap(), before);
+        let listed = ctx["services"].as_array().unwrap();
+        assert_eq!(listed.len(), n);
+        for (row, full) in listed.iter().zip(before.as_array().unwrap()) {
+            let full = full.as_object().unwrap();
+            let row = row.as_object().unwrap();
+            if n < services::COMPACT_FROM {
+                assert_eq!(row, full);
+                continue;
+            }
+            let kept: Vec<&String> = full
+                .keys()
+                .filter(|k| !left_out.contains(&k.as_str()))
+                .collect();
+            assert_eq!(row.keys().collect::<Vec<_>>(), kept);
+            assert_eq!(kept.len(), 10);
+            for (k, v) in row {
+                assert_eq!(v, &full[k], "{k}");
+            }
+        }
+    }
 }
