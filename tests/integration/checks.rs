@@ -221,37 +221,55 @@ struct Dnsmasq {
 }
 
 impl Dnsmasq {
+    /// dnsmasq on a loopback port free for both UDP and TCP. The port is released before
+    /// dnsmasq binds it, so another socket may take it meanwhile (the suite runs tests with
+    /// thousands of connections beside this one): dnsmasq then exits at once, and another
+    /// port is tried.
     fn start() -> Dnsmasq {
-        let port = {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.local_addr().unwrap().port()
-        };
-        let child = Command::new("dnsmasq")
-            .args([
-                "--no-daemon",
-                &format!("--port={port}"),
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--no-resolv",
-                "--no-hosts",
-                "--conf-file=/dev/null",
-                "--address=/ok.test/10.1.2.3",
-                "--address=/gone.test/",
-                "--txt-record=ok.test,\"v=spf1 -all\"",
-                "--mx-host=ok.test,mail.ok.test,10",
-                "--user=root",
-                "--pid-file=",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq (Debian's dnsmasq-base; scripts/test installs it)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        // Ready when it answers on TCP.
-        wait_until("dnsmasq listens", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(addr).is_ok()
-        });
-        Dnsmasq { child, addr }
+        for _ in 0..5 {
+            let port = loop {
+                let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let port = udp.local_addr().unwrap().port();
+                if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                    break port;
+                }
+            };
+            let mut child = Command::new("dnsmasq")
+                .args([
+                    "--no-daemon",
+                    &format!("--port={port}"),
+                    "--listen-address=127.0.0.1",
+                    "--bind-interfaces",
+                    "--no-resolv",
+                    "--no-hosts",
+                    "--conf-file=/dev/null",
+                    "--address=/ok.test/10.1.2.3",
+                    "--address=/gone.test/",
+                    "--txt-record=ok.test,\"v=spf1 -all\"",
+                    "--mx-host=ok.test,mail.ok.test,10",
+                    "--user=root",
+                    "--pid-file=",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("dnsmasq (Debian's dnsmasq-base; scripts/test installs it)");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            // Ready when it answers on TCP; gone when it could not bind.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if std::net::TcpStream::connect(addr).is_ok() {
+                    return Dnsmasq { child, addr };
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("dnsmasq did not start on any of five loopback ports");
     }
 }
 
