@@ -1,12 +1,12 @@
 // live.js keeps the status page current in place; the design is in README, "How the page
-// stays fresh". One renderer: the page itself is re-read (conditionally, never status.json) and
-// each changed [data-live] element swapped in, so figures are formatted only by the templates.
+// stays fresh". One renderer: when status.json changes, the page is fetched again and each
+// changed [data-live] element swapped in, so figures are formatted only by the templates.
 (function () {
   "use strict";
   var root = document.documentElement;
   var interval = 1000 * root.getAttribute("data-interval") || 5000;
   var shown = Date.parse(root.getAttribute("data-generated-at")); // the data on screen
-  var v = {}, markup = {}, skew = 0, problem = "", failures = 0;
+  var feedV = {}, pageV = {}, feed = null, markup = {}, skew = 0, problem = "", failures = 0;
   var due = 0, timer = null, busy = null, stale = "";
 
   function $(id) { return document.getElementById(id); }
@@ -36,7 +36,7 @@
   }
 
   // Resolves to null for 304 (unchanged), else the Response.
-  function get(url) {
+  function get(url, v) {
     var h = {};
     if (v.etag) h["If-None-Match"] = v.etag;
     if (v.date) h["If-Modified-Since"] = v.date;
@@ -54,12 +54,7 @@
 
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, "text/html"), open = {};
-    var at = Date.parse(doc.documentElement.getAttribute("data-generated-at"));
-    if (!(at > shown)) return; // no newer than what is shown
-    var iv = 1000 * doc.documentElement.getAttribute("data-interval");
-    if (iv > 0) interval = iv;
-    var was = statuses();
-    // Details the reader opened stay open across the swap.
+    // A service's details the reader opened stay open across the swap.
     [].forEach.call(document.querySelectorAll("details[open][id]"), function (d) { open[d.id] = 1; });
     [].forEach.call(doc.querySelectorAll("[data-live][id]"), function (n) {
       var old = $(n.id);
@@ -68,29 +63,27 @@
       old.replaceWith(document.importNode(n, true));
     });
     for (var id in open) if ($(id)) $(id).open = true;
-    shown = at;
+    shown = Date.parse(doc.documentElement.getAttribute("data-generated-at")) || shown;
     document.title = doc.title || document.title;
-    var now = statuses(), said = [];
-    for (id in now) if (was[id] && was[id] !== now[id]) {
-      var n = $(id).querySelector("h3, a");
-      if (n) said.push((n.firstChild || n).textContent.trim() + " is now " + now[id]);
-    }
-    say(said.join(". "));
   }
 
-  // Each service's status word, by id.
-  function statuses() {
-    var out = {};
-    [].forEach.call(document.querySelectorAll("li[id^='service-'] .status"), function (e) {
-      out[e.closest("li").id] = e.lastChild.textContent.trim();
-    });
-    return out;
+  function announce(before, after) {
+    var was = {};
+    if (!before) return;
+    before.services.forEach(function (s) { was[s.slug] = s.status; });
+    say(after.services.filter(function (s) { return was[s.slug] && was[s.slug] !== s.status; })
+      .map(function (s) { return s.name + " is now " + s.status; }).join(". "));
   }
 
   function poll() {
     busy = { at: Date.now(), ctl: new AbortController() };
-    get(location.pathname + location.search).then(function (r) {
-      return r && r.text().then(swap);
+    get("status.json", feedV).then(function (r) {
+      return r && r.json().then(function (next) {
+        if (next.interval_seconds > 0) interval = 1000 * next.interval_seconds;
+        var page = Date.parse(next.generated_at) > shown &&
+          get(location.pathname + location.search, pageV).then(function (p) { return p && p.text().then(swap); });
+        return Promise.resolve(page).then(function () { announce(feed, next); feed = next; });
+      });
     }).then(function () {
       problem = ""; failures = 0;
     }, function (e) {
