@@ -344,26 +344,34 @@ fn the_status_page_is_published_before_the_files_of_thousands_of_services_which_
     assert_eq!(mtime(&status), published);
 }
 
+/// `n` services on three keep-alive peers, under an open-files limit of `nofile`: once every
+/// service is up, the fewest and the most descriptors open while each is checked `rounds` more
+/// times, and the daemon's log.
+fn descriptors_over_rounds(n: usize, nofile: &str, rounds: usize) -> (usize, usize, String) {
+    let peers: Vec<Peer> = (0..3).map(|_| Peer::keep_alive()).collect();
+    let site = Site::new(&many_services(n, &peers, "2s"));
+    let daemon = site.start_with(limited(&site, nofile));
+    let pid = daemon.child.id();
+    wait_until("every service up", Duration::from_secs(120), || {
+        all_up(&site, n)
+    });
+    let first = peers.iter().map(Peer::hits).sum::<usize>();
+    let (mut least, mut most) = (usize::MAX, 0);
+    wait_until("more rounds", Duration::from_secs(120), || {
+        let open = open_fds(pid);
+        (least, most) = (least.min(open), most.max(open));
+        peers.iter().map(Peer::hits).sum::<usize>() >= first + rounds * n
+    });
+    (least, most, daemon.log())
+}
+
 #[test]
 fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
     // Peers that keep connections open, so every probe could keep one; under a limit of 1024
     // the pool is 64. Spread probes are collected by the next cycle: a connection on its way
     // back must already count, or the descriptors follow the number of services again.
-    let peers: Vec<Peer> = (0..3).map(|_| Peer::keep_alive()).collect();
     let n = 400;
-    let site = Site::new(&many_services(n, &peers, "2s"));
-    let daemon = site.start_with(limited(&site, "1024:1024"));
-    let pid = daemon.child.id();
-    wait_until("every service up", Duration::from_secs(120), || {
-        all_up(&site, n)
-    });
-    // Three more rounds of every service, sampled throughout.
-    let first = peers.iter().map(Peer::hits).sum::<usize>();
-    let mut most = 0;
-    wait_until("three more rounds", Duration::from_secs(120), || {
-        most = most.max(open_fds(pid));
-        peers.iter().map(Peer::hits).sum::<usize>() >= first + 3 * n
-    });
+    let (_, most, _) = descriptors_over_rounds(n, "1024:1024", 3);
     // 64 kept alive + 32 in flight + the process's own.
     assert!(
         most < 200,
@@ -375,26 +383,11 @@ fn with_keep_alive_peers_the_descriptors_stay_bounded_from_cycle_to_cycle() {
 fn past_a_thousand_keep_alive_services_every_connection_is_kept_under_a_high_limit() {
     // Under a limit of 8192 the pool is half of what the listener leaves: 3,520 connections.
     // With the old bound (1,024) every probe past it connected and closed again each cycle.
-    let peers: Vec<Peer> = (0..3).map(|_| Peer::keep_alive()).collect();
     let n = 1200;
-    let site = Site::new(&many_services(n, &peers, "2s"));
-    let daemon = site.start_with(limited(&site, "8192:8192"));
-    let pid = daemon.child.id();
-    wait_until("every service up", Duration::from_secs(120), || {
-        all_up(&site, n)
-    });
-    assert!(daemon.log().contains("3520 kept alive"), "{}", daemon.log());
-    // Two more rounds of every service: the connections of the first are used again.
-    let first = peers.iter().map(Peer::hits).sum::<usize>();
-    let mut least = usize::MAX;
-    let mut most = 0;
-    wait_until("two more rounds", Duration::from_secs(120), || {
-        let open = open_fds(pid);
-        (least, most) = (least.min(open), most.max(open));
-        peers.iter().map(Peer::hits).sum::<usize>() >= first + 2 * n
-    });
-    // One kept connection per service, and the process's own beside them; never one per
-    // probe on top.
+    let (least, most, log) = descriptors_over_rounds(n, "8192:8192", 2);
+    assert!(log.contains("3520 kept alive"), "{log}");
+    // Once every service is up each keeps its connection, and the process's own are beside
+    // them; never one per probe on top.
     assert!(
         least >= n,
         "{least} descriptors open with {n} keep-alive services"

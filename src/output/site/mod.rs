@@ -135,7 +135,6 @@ pub fn context(
     };
     let snapshot = &*snapshot;
     ctx.insert("changes", &changes.for_page(tera, &snapshot.incidents)?);
-    let compact = snapshot.services.len() >= services::COMPACT_FROM;
     if compact {
         ctx.insert("fragments", &serde_json::Map::new());
     } else {
