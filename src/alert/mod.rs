@@ -239,9 +239,13 @@ impl Alerts {
 
     /// For `errors`: each failing channel, a state file that could not be read or written.
     pub fn problems(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .failing()
-            .into_iter()
+        self.problems_of(&self.failing())
+    }
+
+    /// [`Alerts::problems`] with the failing channels already read by [`Alerts::failing`].
+    pub fn problems_of(&self, failing: &[(String, String)]) -> Vec<String> {
+        let mut out: Vec<String> = failing
+            .iter()
             .map(|(name, e)| format!("alerts to `{name}` are failing: {e}"))
             .collect();
         out.extend(self.load_problem.clone());

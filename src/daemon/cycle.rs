@@ -75,6 +75,9 @@ pub struct Generator {
     /// The alert stage; `None` for a one-shot `build`, which must not page anyone (and would
     /// exit before a message went out).
     alerts: Option<Alerts>,
+    /// Where the daemon's `/api/health` reads the failing alert channels. Set in the same step
+    /// as this cycle's `errors`, so health never says less than the feed already published.
+    alerts_health: Option<Arc<crate::serve::Health>>,
     /// The incident files as last read (at start, on an edit in `incidents_dir`, on SIGHUP).
     written: Arc<Written>,
     /// What the incident pages and the services' feeds were last rendered from (see
@@ -124,6 +127,7 @@ impl Generator {
             clock: Default::default(),
             publisher: Arc::default(),
             alerts: None,
+            alerts_health: None,
             written: Arc::new(load_written(&config)),
             pages_key: None,
             backlog: Backlog::default(),
@@ -133,17 +137,11 @@ impl Generator {
         }
     }
 
-    /// Starts alerting (the daemon does; `build` does not). Must run on the runtime.
-    pub fn start_alerts(&mut self) {
+    /// Starts alerting (the daemon does; `build` does not), with failing channels reported to
+    /// `health` as well as in `errors`. Must run on the runtime.
+    pub fn start_alerts(&mut self, health: Arc<crate::serve::Health>) {
         self.alerts = Some(Alerts::start(&self.config));
-    }
-
-    /// Each alert channel whose last message finally failed, with why.
-    pub fn alerts_failing(&self) -> Vec<(String, String)> {
-        self.alerts
-            .as_ref()
-            .map(Alerts::failing)
-            .unwrap_or_default()
+        self.alerts_health = Some(health);
     }
 
     /// Runs one cycle; probes still running at `deadline` are left to finish in the background.
@@ -170,11 +168,19 @@ impl Generator {
         let mut services = self.services(now);
         // Deliveries that keep failing, for this cycle's `errors`; the statuses themselves are
         // given to the alerts once the snapshot is made (below), host entry included.
-        let alert_problems = self
-            .alerts
-            .as_ref()
-            .map(Alerts::problems)
-            .unwrap_or_default();
+        let alert_problems = match self.alerts.as_ref() {
+            Some(alerts) => {
+                // Read once for both, so `/api/health` agrees with the `errors` about to be
+                // published (a test reads one right after seeing the other).
+                let failing = alerts.failing();
+                let problems = alerts.problems_of(&failing);
+                if let Some(health) = &self.alerts_health {
+                    health.set_alerts_failing(failing);
+                }
+                problems
+            }
+            None => Vec::new(),
+        };
         let maintenance = self.maintenance(now);
         let mut history = self
             .history

@@ -155,7 +155,7 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
         task_api,
         config,
     };
-    running.generator.start_alerts();
+    running.generator.start_alerts(Arc::clone(&health));
     loop {
         tokio::select! {
             // A signal that came during the last cycle wins over a tick that is also due.
@@ -202,7 +202,6 @@ pub async fn run(config: Arc<Config>, events: UnboundedReceiver<Event>) -> anyho
             report.failure.as_deref(),
             took,
         );
-        health.set_alerts_failing(running.generator.alerts_failing());
         tracing::debug!(
             "cycle done in {:.2} ms: overall {}, {} errors",
             took.as_secs_f64() * 1000.0,

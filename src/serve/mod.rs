@@ -68,7 +68,8 @@ const DRAIN: Duration = Duration::from_secs(1);
 
 pub use response::Body;
 
-/// What `/api/health` reports; the loop updates it after each cycle.
+/// What `/api/health` reports; the loop updates it after each cycle, and the cycle updates the
+/// failing alert channels as it reads them for `errors` (before publishing).
 #[derive(Debug, Default)]
 pub struct Health {
     publish: Mutex<PublishState>,
