@@ -36,7 +36,12 @@ impl Trial {
     fn start() -> Trial {
         let out = tempfile::NamedTempFile::new().unwrap();
         let (port, api_port) = (free_port(), free_port());
-        let child = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/try-caddy"))
+        // Through `env --default-signal`: a suite started as a background job of a script
+        // (`scripts/test &`) runs with SIGINT ignored, which bash passes on and lets no trap
+        // undo, so the Ctrl-C test would see no Ctrl-C. At a terminal it is never ignored.
+        let child = Command::new("env")
+            .arg("--default-signal=INT,QUIT,TERM")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/try-caddy"))
             .args([
                 "--port",
                 &port.to_string(),
