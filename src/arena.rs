@@ -9,9 +9,12 @@
 //! --history-days 365 --interval 1s`): 60 MiB resident with the default arenas, 51 MiB with two,
 //! 45 MiB with one, for the same wall per cycle. It costs CPU, though (measured side by side,
 //! `MALLOC_ARENA_MAX=1` against 16 on the same build): about 20 ms more system time a cycle at
-//! 1,000 services (137–144 against 116–122 ms), and at 10 services 0.6 to 1.7 ms more for 0.3 MiB
-//! less. So only a config of [`FROM`] services or more (counted as `[[service]]` headers in the
-//! config file, which is all there is to read before the exec) gets it: below, the default.
+//! 1,000 services (137–144 against 116–122 ms). Measured again later (2026-11-30, three runs
+//! of each alternated, a year of history, `--tmpdir /dev/shm`): at 100 services one arena cost
+//! 9.75–10.5 against 8.75–9.5 ms a cycle for 9.9–10.1 against 10.9 MiB; at 10 services no
+//! CPU the tick could see (2.2–2.3 against 2.25–2.45 ms) for 8.7 against 9.0–9.3 MiB. So only a
+//! config of [`FROM`] services or more (counted as `[[service]]` headers in the config file,
+//! which is all there is to read before the exec) gets it: below, the default.
 //!
 //! **Why a re-exec.** glibc reads the variable once, when the process starts; the call that
 //! would set it in-process (`mallopt`) is `unsafe`, which this crate forbids. So, as
