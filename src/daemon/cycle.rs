@@ -171,7 +171,7 @@ impl Generator {
         let alert_problems = match self.alerts.as_ref() {
             Some(alerts) => {
                 // Read once for both, so `/api/health` agrees with the `errors` about to be
-                // published (a test reads one right after seeing the other).
+                // published (a script may read one right after seeing the other).
                 let failing = alerts.failing();
                 let problems = alerts.problems_of(&failing);
                 if let Some(health) = &self.alerts_health {
